@@ -1,0 +1,23 @@
+/* physnn — physics-informed and spiking neural networks: the engine.
+ *
+ * libphysnn-1.0 is a GObject library with no GStreamer dependency. Include
+ * this header only.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#define __PHYSNN_H_INSIDE__
+
+#include "physnn/version.h"
+#include "physnn/error.h"
+#include "physnn/dtype.h"
+#include "physnn/device.h"
+#include "physnn/tensor.h"
+#include "physnn/ops.h"
+#include "physnn/simulator.h"
+#include "physnn/sensors.h"
+#include "physnn/colormap.h"
+#include "physnn/enums.h"
+
+#undef __PHYSNN_H_INSIDE__
