@@ -589,6 +589,26 @@ gst_pde_src_set_caps (GstBaseSrc *src, GstCaps *caps)
   return TRUE;
 }
 
+/* Negotiation failures are the most common pipeline mistake: say what we
+ * offer and what downstream wanted instead of "Internal data stream
+ * error". */
+static gboolean
+gst_pde_src_negotiate (GstBaseSrc *src)
+{
+  if (GST_BASE_SRC_CLASS (gst_pde_src_parent_class)->negotiate (src))
+    return TRUE;
+  g_autoptr (GstCaps) ours = gst_pad_query_caps (GST_BASE_SRC_PAD (src), NULL);
+  g_autoptr (GstCaps) peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (src),
+      NULL);
+  g_autofree gchar *ours_s = gst_caps_to_string (ours);
+  g_autofree gchar *peer_s = gst_caps_to_string (peer);
+  GST_ELEMENT_ERROR (src, CORE, NEGOTIATION,
+      ("pdesrc cannot negotiate: it produces %s but downstream accepts %s",
+          ours_s, peer_s), ("video output needs videoconvert for formats "
+          "other than RGB, GRAY8 and GRAY16_LE"));
+  return FALSE;
+}
+
 static GstCaps *
 gst_pde_src_fixate (GstBaseSrc *src, GstCaps *caps)
 {
@@ -906,6 +926,7 @@ gst_pde_src_class_init (GstPdeSrcClass *klass)
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_pde_src_get_caps);
   basesrc_class->set_caps = GST_DEBUG_FUNCPTR (gst_pde_src_set_caps);
   basesrc_class->fixate = GST_DEBUG_FUNCPTR (gst_pde_src_fixate);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_pde_src_negotiate);
   basesrc_class->get_times = GST_DEBUG_FUNCPTR (gst_pde_src_get_times);
   basesrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_pde_src_is_seekable);
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_pde_src_create);

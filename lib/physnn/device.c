@@ -397,7 +397,8 @@ enumerate_opencl (GPtrArray *out, GError **error)
  * OpenCL ICD still lists "cpu"; this call does not fail for that reason.
  * The devices are not opened; see physnn_device_open().
  *
- * Returns: (transfer full) (element-type PhysnnDevice): the devices
+ * Returns: (transfer container) (element-type PhysnnDevice): the devices;
+ *   the array owns them, so g_ptr_array_unref() is all a caller does
  */
 GPtrArray *
 physnn_device_enumerate (GError **error)

@@ -76,7 +76,7 @@ launch_1d (PhysnnDevice *device, const gchar *kernel_name, guint32 n,
  * @device: where to compute
  * @alpha: the scale
  * @x: a float32 tensor
- * @y: (inout): a float32 tensor with as many elements as @x
+ * @y: a float32 tensor, updated in place, with as many elements as @x
  * @error: return location for a #GError
  *
  * y ← alpha·x + y, with a fused multiply-add on both paths so that the C path
@@ -117,7 +117,7 @@ physnn_ops_axpy (PhysnnDevice *device, gfloat alpha, PhysnnTensor *x,
  * physnn_ops_cast:
  * @device: where to compute
  * @src: the source tensor
- * @dst: (inout): the destination, same element count
+ * @dst: the destination (written), same element count
  * @error: return location for a #GError
  *
  * Converts @src into @dst's type. On OpenCL, float32↔float16 run as kernels

@@ -50,5 +50,7 @@ gdouble physnn_sensors_get_y (PhysnnSensors *self, guint index);
 void physnn_sensors_reset (PhysnnSensors *self);
 gboolean physnn_sensors_read (PhysnnSensors *self, PhysnnSimulator *sim,
     gfloat *values, guint8 *mask, GError **error);
+gfloat *physnn_sensors_read_values (PhysnnSensors *self, PhysnnSimulator *sim,
+    guint8 **mask, guint *n_values, GError **error);
 
 G_END_DECLS

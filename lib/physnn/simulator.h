@@ -78,6 +78,8 @@ guint64 physnn_simulator_get_steps (PhysnnSimulator *self);
 gsize physnn_simulator_get_grid_size (PhysnnSimulator *self, guint axis);
 gdouble physnn_simulator_get_coordinate (PhysnnSimulator *self, guint axis,
     gsize index);
+gboolean physnn_simulator_get_domain (PhysnnSimulator *self, guint axis,
+    gdouble *min, gdouble *max);
 PhysnnTensor *physnn_simulator_get_field (PhysnnSimulator *self);
 const gdouble *physnn_simulator_peek_field (PhysnnSimulator *self,
     gsize *n_values);
