@@ -1,0 +1,23 @@
+/* physnn — internals shared by the model and its executors.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "physnn/graph-private.h"
+#include "physnn/model.h"
+
+G_BEGIN_DECLS
+
+/* OpenCL executor state for one model (compiled kernels, buffers), built
+ * lazily and rebuilt when the device or the derivative request changes. */
+typedef struct _PhysnnClPlan PhysnnClPlan;
+
+void _physnn_cl_plan_free (PhysnnClPlan *plan);
+gboolean _physnn_cl_run (PhysnnGraph *graph, const PhysnnJetSpec *spec,
+    PhysnnClPlan **plan, PhysnnDevice *device, PhysnnTensor **inputs,
+    PhysnnJetValue *outputs, GError **error);
+
+PhysnnGraph *_physnn_model_get_graph (PhysnnModel *self);
+const PhysnnJetSpec *_physnn_model_get_jet_spec (PhysnnModel *self);
+
+G_END_DECLS
