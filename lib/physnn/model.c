@@ -15,6 +15,7 @@
 #include "physnn/model-private.h"
 #include "physnn/tensor-private.h"
 
+#include <gio/gio.h>
 #include <string.h>
 
 #define VAL(g, i) ((PhysnnValue *) g_ptr_array_index ((g)->values, (i)))
@@ -918,6 +919,60 @@ physnn_model_new_from_bytes (GBytes *data, const gchar *label, GError **error)
   PhysnnOnnxModel *onnx = physnn_onnx_model_load_from_bytes (data,
       label ? label : "(memory)", error);
   return onnx ? model_new (onnx, error) : NULL;
+}
+
+#define BUILTIN_DIR "/org/physnn/models"
+
+/**
+ * physnn_model_list_builtins:
+ *
+ * Returns: (transfer full): the names of the models compiled into the
+ *   library, comma separated (e.g. "heat1d-pinn, burgers-pinn")
+ */
+gchar *
+physnn_model_list_builtins (void)
+{
+  g_auto (GStrv) names = g_resources_enumerate_children (BUILTIN_DIR,
+      G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; names && names[i]; i++) {
+    if (!g_str_has_suffix (names[i], ".onnx"))
+      continue;
+    g_autofree gchar *n = g_strndup (names[i], strlen (names[i]) - 5);
+    g_strdelimit (n, "_", '-');
+    g_string_append_printf (s, "%sbuiltin:%s", s->len ? ", " : "", n);
+  }
+  if (s->len == 0)
+    g_string_append (s, "none built in");
+  return g_string_free (s, FALSE);
+}
+
+/**
+ * physnn_model_new_builtin:
+ * @name: a shipped model, such as "heat1d-pinn"
+ * @error: return location for a #GError
+ *
+ * Loads a model compiled into the library (see models/ in the sources).
+ *
+ * Returns: (transfer full): the model, or %NULL with @error set
+ */
+PhysnnModel *
+physnn_model_new_builtin (const gchar *name, GError **error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  g_autofree gchar *file = g_strdup (name);
+  g_strdelimit (file, "-", '_');
+  g_autofree gchar *path = g_strdup_printf (BUILTIN_DIR "/%s.onnx", file);
+  g_autoptr (GBytes) bytes = g_resources_lookup_data (path,
+      G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  if (bytes == NULL) {
+    g_autofree gchar *list = physnn_model_list_builtins ();
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+        "no builtin model \"%s\" (available: %s)", name, list);
+    return NULL;
+  }
+  g_autofree gchar *label = g_strdup_printf ("builtin:%s", name);
+  return physnn_model_new_from_bytes (bytes, label, error);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -17,6 +17,8 @@ G_DECLARE_FINAL_TYPE (PhysnnModel, physnn_model, PHYSNN, MODEL, GObject)
 PhysnnModel *physnn_model_new_from_file (const gchar *path, GError **error);
 PhysnnModel *physnn_model_new_from_bytes (GBytes *data, const gchar *label,
     GError **error);
+PhysnnModel *physnn_model_new_builtin (const gchar *name, GError **error);
+gchar *physnn_model_list_builtins (void);
 
 const gchar *physnn_model_get_path (PhysnnModel *self);
 guint physnn_model_get_n_inputs (PhysnnModel *self);

@@ -18,6 +18,7 @@
 #include "physnn/simulator.h"
 #include "physnn/sensors.h"
 #include "physnn/colormap.h"
+#include "physnn/model.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__
