@@ -80,6 +80,52 @@ class DeepONet(torch.nn.Module):
         return torch.sum(b * t, dim=1, keepdim=True) + self.bias
 
 
+class OpZoo(torch.nn.Module):
+    """Per-point network through the rest of the op set: Cos, Exp, Log,
+    Sqrt, Abs, Neg, LeakyRelu, Pow, Div, Sub, MatMul, Concat, Slice, Split,
+    Transpose, ReduceMean/Sum."""
+
+    def __init__(self, d, width):
+        super().__init__()
+        self.a = torch.nn.Linear(d, width)
+        self.w = torch.nn.Parameter(torch.randn(7 * width, width) * 0.2)
+        self.b = torch.nn.Linear(width, 2)
+
+    def forward(self, x):
+        h = self.a(x)
+        parts = [torch.cos(h), torch.exp(-h * h), torch.log(1.0 + h * h),
+                 torch.sqrt(1.0 + h * h), torch.abs(h) - 0.5 * h,
+                 torch.nn.functional.leaky_relu(h, 0.1),
+                 h ** 3 / (1.0 + h ** 2)]
+        z = torch.cat(parts, dim=1)
+        z = torch.matmul(z, self.w)
+        z1, z2 = torch.split(z, [z.shape[1] // 2, z.shape[1] - z.shape[1] // 2], dim=1)
+        y = self.b(torch.tanh(z1[:, :z2.shape[1]] - z2))
+        m = torch.mean(z, dim=1, keepdim=True)
+        t = torch.transpose(torch.stack([y[:, 0], y[:, 1]], dim=0), 0, 1)
+        return t[:, 0:1] * m - torch.sum(t, dim=1, keepdim=True)
+
+
+class TinyCNN(torch.nn.Module):
+    """Coordinates lifted to a 1-D signal per point, then Conv1d, pooling and
+    a dense head: Conv, MaxPool, AveragePool, Reshape/Flatten."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.lift = torch.nn.Linear(d, 32)
+        self.conv = torch.nn.Conv1d(1, 4, 5, padding=2)
+        self.conv2 = torch.nn.Conv1d(4, 4, 3, stride=1, padding=1, groups=2)
+        self.head = torch.nn.Linear(4 * 8, 1)
+
+    def forward(self, x):
+        s = torch.tanh(self.lift(x)).reshape(-1, 1, 32)
+        s = torch.tanh(self.conv(s))
+        s = torch.nn.functional.max_pool1d(s, 2)
+        s = torch.sin(self.conv2(s))
+        s = torch.nn.functional.avg_pool1d(s, 2)
+        return self.head(torch.flatten(s, 1))
+
+
 def export(model, args, in_names, out_names, path):
     dyn = {n: {0: "N"} for n in in_names if n != "branch"}
     dyn.update({n: {0: "N"} for n in out_names})
@@ -147,6 +193,8 @@ def configs(rng, quick):
             split_outputs=bool(rng.integers(0, 2))))
     for act in (["tanh"] if quick else ["tanh", "sin", "gelu"]):
         cases.append(dict(kind="deeponet", m=16, d=2, width=32, p=16, act=act))
+    cases.append(dict(kind="zoo", d=2, width=6))
+    cases.append(dict(kind="cnn", d=2))
     return cases
 
 
@@ -161,6 +209,15 @@ def run_case(cfg, devices, rng, tmp, verbose):
         coord_of = {"x": (1, 0), "t": (1, 1)}
         comps = {"u": (0, 0)}
         set_coords = ("coords", coord_names)
+        derivs = ["u_x", "u_t", "u_xx", "u_xt", "u_tt"]
+    elif cfg["kind"] in ("zoo", "cnn"):
+        model = (OpZoo(cfg["d"], cfg["width"]) if cfg["kind"] == "zoo"
+                 else TinyCNN(cfg["d"]))
+        in_names, out_names = ["coords"], ["u"]
+        inputs = [rng.uniform(-1, 1, (npts, 2)).astype(np.float32)]
+        coord_of = {"x": (0, 0), "t": (0, 1)}
+        comps = {"u": (0, 0)}
+        set_coords = ("coords", "x,t")
         derivs = ["u_x", "u_t", "u_xx", "u_xt", "u_tt"]
     else:
         d, k = cfg["d"], cfg["k"]
@@ -200,7 +257,7 @@ def run_case(cfg, devices, rng, tmp, verbose):
         dev = Physnn.Device.new(spec)
         pm = Physnn.Model.new_from_file(path)
         pm.set_coordinates(*set_coords)
-        if cfg["kind"] != "deeponet":
+        if cfg["kind"] == "mlp":
             pm.set_output_names(",".join(comps))
         pm.set_derivatives(",".join(derivs))
         outs = pm.run(dev, [to_physnn(a) for a in inputs])

@@ -404,6 +404,46 @@ GST_START_TEST (test_bad_device)
 }
 GST_END_TEST;
 
+/* No OpenCL ICD at all: "auto" still works, on the C path, and the element
+ * tells the application why with a warning on the bus. */
+GST_START_TEST (test_no_icd_warning)
+{
+  g_setenv ("OCL_ICD_VENDORS", "/nonexistent-physnn-test", TRUE);
+  g_setenv ("OPENCL_VENDOR_PATH", "/nonexistent-physnn-test", TRUE);
+  g_unsetenv ("PHYSNN_DEVICE");
+  {
+    g_autoptr (PhysnnDevice) probe = physnn_device_new ("auto", NULL);
+    if (physnn_device_get_fallback_reason (probe) == NULL) {
+      /* The ICD loader was initialised before (tests not forked). */
+      g_print ("test_no_icd_warning: skipped, OpenCL already initialised\n");
+      return;
+    }
+  }
+  GstHarness *h = harness_new ("auto");
+  GstBus *bus = attach_bus (h);
+  /* restart so that start() posts on our bus */
+  gst_element_set_state (h->element, GST_STATE_NULL);
+  gst_element_set_state (h->element, GST_STATE_PLAYING);
+  gst_harness_set_src_caps_str (h, "other/tensors, format=static, "
+      "types=float32, dimensions=(string)2");
+  gfloat v[2] = { 1, 2 };
+  GstBuffer *out = gst_harness_push_and_pull (h, float_buffer (v, 2, 0));
+  gfloat want[2] = { 2, 4 };
+  assert_floats (out, 0, want, 2);
+  gst_buffer_unref (out);
+  g_autofree gchar *warn = pop_message_text (bus, GST_MESSAGE_WARNING);
+  fail_unless (warn && strstr (warn, "reference C path") &&
+      strstr (warn, "no OpenCL platform"), "%s", warn);
+  GstStructure *stats;
+  g_object_get (h->element, "stats", &stats, NULL);
+  fail_unless_equals_string (gst_structure_get_string (stats, "device"),
+      "cpu");
+  gst_structure_free (stats);
+  detach_bus (h, bus);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_long_stream)
 {
   /* Many buffers through the device path: no growth in held tensors or
@@ -448,6 +488,7 @@ filter_suite (void)
   tcase_add_test (tc, test_latency_and_stats);
   tcase_add_test (tc, test_bad_device);
   tcase_add_test (tc, test_long_stream);
+  tcase_add_test (tc, test_no_icd_warning);
   return s;
 }
 
