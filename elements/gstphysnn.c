@@ -8,9 +8,7 @@
 #include <gst/gst.h>
 
 #include "gstpdesrc.h"
-#ifdef PHYSNN_HAVE_MODELS
 #include "gstpinninfer.h"
-#endif
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -18,9 +16,7 @@ plugin_init (GstPlugin *plugin)
   gboolean ret = FALSE;
 
   ret |= GST_ELEMENT_REGISTER (pdesrc, plugin);
-#ifdef PHYSNN_HAVE_MODELS
   ret |= GST_ELEMENT_REGISTER (pinninfer, plugin);
-#endif
   return ret;
 }
 

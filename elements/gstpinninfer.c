@@ -548,6 +548,7 @@ gst_pinn_infer_process (GstPhysnnFilter *filter, GstBuffer *inbuf,
   PhysnnTensor *model_in[MAX_INPUTS] = { NULL };
   GstFlowReturn ret = GST_FLOW_ERROR;
   gdouble t = NAN;
+  GPtrArray *results = NULL;
 
   for (guint i = 0; i < self->n_model_inputs; i++) {
     if (self->source[i] >= 0) {
@@ -575,7 +576,7 @@ gst_pinn_infer_process (GstPhysnnFilter *filter, GstBuffer *inbuf,
     }
   }
 
-  g_autoptr (GPtrArray) results = physnn_model_run (self->model,
+  results = physnn_model_run (self->model,
       gst_physnn_filter_get_device (filter), model_in, self->n_model_inputs,
       error);
   if (results == NULL)
@@ -620,6 +621,8 @@ gst_pinn_infer_process (GstPhysnnFilter *filter, GstBuffer *inbuf,
   }
   ret = GST_FLOW_OK;
 out:
+  if (results)
+    g_ptr_array_unref (results);
   for (guint i = 0; i < self->n_model_inputs; i++)
     g_clear_object (&model_in[i]);
   return ret;

@@ -732,6 +732,66 @@ hook_apply_map (gpointer user, PhysnnJetValue *I, PhysnnJetValue *O,
 }
 
 static gboolean
+hook_apply_pad (gpointer user, PhysnnJetValue *I, PhysnnJetValue *O,
+    guint rank, const gsize *shape, const gsize *map, gdouble value,
+    GError **error)
+{
+  Exec *x = user;
+  gint in = (gint) (I - x->vals), out = (gint) (O - x->vals);
+  gsize n = numel (rank, shape), ni = value_n (x, in);
+
+  if (!value_alloc (x, out, I->n_comp, rank, shape))
+    return FALSE;
+  /* fill (value, then zeros for derivatives), then scatter the input */
+  cl_kernel kf = kernel (x, "physnn_fill");
+  cl_mem ym = mem_of (x, out, PHYSNN_ACCESS_WRITE);
+  if (!kf || !ym)
+    return FALSE;
+  for (guint c = 0; c < I->n_comp; c++) {
+    g_autoptr (PhysnnTensor) part = physnn_tensor_view (x->flat[out], c * n, 1,
+        &n, NULL);
+    gfloat v = c == 0 ? (gfloat) value : 0.0f;
+    gsize off;
+    cl_mem pm = _physnn_tensor_get_cl_mem (part, x->dev, PHYSNN_ACCESS_WRITE,
+        &off, error);
+    if (pm == NULL)
+      return FALSE;
+    /* physnn_fill has no offset argument: fill via a sub-range copy */
+    g_autofree gfloat *host = g_new (gfloat, MAX (n, 1));
+    for (gsize i = 0; i < n; i++)
+      host[i] = v;
+    cl_int st = clEnqueueWriteBuffer (_physnn_device_get_queue (x->dev), pm,
+        CL_TRUE, off, n * sizeof (gfloat), host, 0, NULL, NULL);
+    if (!_physnn_cl_check (st, "clEnqueueWriteBuffer", error))
+      return FALSE;
+  }
+  g_autofree guint32 *inv = g_new (guint32, MAX (ni, 1));
+  for (gsize o = 0; o < n; o++)
+    if (map[o] != G_MAXSIZE)
+      inv[map[o]] = (guint32) o;
+  cl_kernel k = kernel (x, "physnn_scatter");
+  cl_mem xm = mem_of (x, in, PHYSNN_ACCESS_READ);
+  cl_mem mm = small_buffer (x, inv, ni * 4);
+  gboolean ok = FALSE;
+  if (k && xm && mm) {
+    guint32 n_in = (guint32) ni, c = I->n_comp, no = (guint32) n;
+    _physnn_device_lock (x->dev);
+    ARG (k, 0, n_in);
+    ARG (k, 1, c);
+    ARG (k, 2, c);
+    ARG (k, 3, mm);
+    ARG (k, 4, xm);
+    ARG (k, 5, ym);
+    ARG (k, 6, no);
+    ok = launch (x, k, n_in);
+    _physnn_device_unlock (x->dev);
+  }
+  if (mm)
+    clReleaseMemObject (mm);
+  return ok;
+}
+
+static gboolean
 run_concat (Exec *x)
 {
   const PhysnnNode *n = x->node;
@@ -1115,7 +1175,7 @@ static gboolean
 run_node (Exec *x)
 {
   const PhysnnNode *n = x->node;
-  PhysnnRefHooks hooks = { hook_apply_map, x };
+  PhysnnRefHooks hooks = { hook_apply_map, hook_apply_pad, x };
 
   if (host_node (x))
     return _physnn_ref_run_node (x->g, x->spec, x->vals, n, NULL, x->error);
@@ -1162,6 +1222,7 @@ run_node (Exec *x)
     case PHYSNN_OP_UNSQUEEZE:
     case PHYSNN_OP_SQUEEZE:
     case PHYSNN_OP_TRANSPOSE:
+    case PHYSNN_OP_PAD:
     case PHYSNN_OP_GATHER:
       return _physnn_ref_run_node (x->g, x->spec, x->vals, n, &hooks,
           x->error);

@@ -306,11 +306,32 @@ run_binary (Run *r)
 
   if (!broadcast (r, A->comp[0], B->comp[0], &bc))
     return FALSE;
+  if (!physnn_dtype_is_float (physnn_tensor_get_dtype (A->comp[0])) &&
+      !physnn_dtype_is_float (physnn_tensor_get_dtype (B->comp[0]))) {
+    /* shape arithmetic: int64, division truncates as in C */
+    out->n_comp = 1;
+    out->comp[0] = physnn_tensor_new (PHYSNN_DTYPE_INT64, bc.rank, bc.shape);
+    for (gsize i = 0; i < bc.n; i++) {
+      gsize oa, ob;
+      bcast_offsets (&bc, i, &oa, &ob);
+      gint64 x = (gint64) physnn_tensor_get_value (A->comp[0], oa);
+      gint64 z = (gint64) physnn_tensor_get_value (B->comp[0], ob);
+      gint64 v = n->kind == PHYSNN_OP_ADD ? x + z : n->kind == PHYSNN_OP_SUB ?
+          x - z : n->kind == PHYSNN_OP_MUL ? x * z : (z ? x / z : 0);
+      physnn_tensor_set_value (out->comp[0], i, (gdouble) v);
+    }
+    return TRUE;
+  }
   gboolean aa = A->n_comp > 1, ba = B->n_comp > 1, active = aa || ba;
   out->n_comp = active ? s->n_comp : 1;
   for (guint c = 0; c < out->n_comp; c++)
     out->comp[c] = new_f64 (bc.rank, bc.shape);
 
+  g_autoptr (PhysnnTensor) fa = NULL, fb = NULL;
+  if (!physnn_dtype_is_float (physnn_tensor_get_dtype (A->comp[0])))
+    fa = as_f64 (A->comp[0]);
+  if (!physnn_dtype_is_float (physnn_tensor_get_dtype (B->comp[0])))
+    fb = as_f64 (B->comp[0]);
   const gdouble *a[PHYSNN_MAX_COMPONENTS] = { 0 }, *b[PHYSNN_MAX_COMPONENTS] =
   { 0 };
   gdouble *y[PHYSNN_MAX_COMPONENTS];
@@ -319,6 +340,10 @@ run_binary (Run *r)
     b[c] = c < B->n_comp ? CD (B->comp[c]) : NULL;
     y[c] = D (out->comp[c]);
   }
+  if (fa)
+    a[0] = CD (fa);
+  if (fb)
+    b[0] = CD (fb);
 
 #define AC(c) (a[c] ? a[c][oa] : 0.0)
 #define BC(c) (b[c] ? b[c][ob] : 0.0)
@@ -705,7 +730,7 @@ static gboolean
 run_flatten (Run *r)
 {
   PhysnnTensor *x = r->vals[r->node->inputs[0]].comp[0];
-  guint xr, axis;
+  guint xr, axis = 0;
   const gsize *xs = physnn_tensor_get_shape (x, &xr);
   gint64 a = r->node->attrs.axis;
   if (a < 0)
@@ -748,7 +773,7 @@ run_unsqueeze_squeeze (Run *r)
       return node_fail (r, PHYSNN_ERROR_SHAPE, "rank above %d",
           PHYSNN_MAX_RANK);
     for (guint i = 0; axes && i < axes->len; i++) {
-      guint ax;
+      guint ax = 0;
       if (!norm_axis (r, g_array_index (axes, gint64, i), out_rank, &ax))
         return FALSE;
       mark[ax] = TRUE;
@@ -759,7 +784,7 @@ run_unsqueeze_squeeze (Run *r)
   } else {
     gboolean mark[PHYSNN_MAX_RANK] = { 0 };
     for (guint i = 0; axes && i < axes->len; i++) {
-      guint ax;
+      guint ax = 0;
       if (!norm_axis (r, g_array_index (axes, gint64, i), xr, &ax))
         return FALSE;
       if (xs[ax] != 1)
@@ -792,7 +817,7 @@ run_transpose (Run *r)
       return node_fail (r, PHYSNN_ERROR_SHAPE, "perm has %u entries for rank "
           "%u", n->attrs.ints->len, xr);
     for (guint i = 0; i < xr; i++) {
-      guint ax;
+      guint ax = 0;
       if (!norm_axis (r, g_array_index (n->attrs.ints, gint64, i), xr, &ax))
         return FALSE;
       if (seen[ax])
@@ -818,12 +843,77 @@ run_transpose (Run *r)
   return apply_map (r, n->inputs[0], n->outputs[0], xr, shape, map);
 }
 
+/* Pad, constant mode. The pad value has no derivative, so derivative
+ * components are padded with zeros. Implemented as an index map with
+ * G_MAXSIZE marking padding. */
+static gboolean
+run_pad (Run *r)
+{
+  const PhysnnNode *n = r->node;
+  PhysnnTensor *x = r->vals[n->inputs[0]].comp[0];
+  g_autoptr (GArray) pads = NULL;
+  guint xr;
+  const gsize *xs = physnn_tensor_get_shape (x, &xr);
+  gsize shape[PHYSNN_MAX_RANK], in_str[PHYSNN_MAX_RANK];
+  gint64 before[PHYSNN_MAX_RANK] = { 0 };
+  gdouble value = n->attrs.exponent;
+
+  if (n->attrs.ints)
+    pads = g_array_ref (n->attrs.ints);
+  else if (!read_ints (r, n->n_inputs > 1 ? n->inputs[1] : -1, &pads, "pads"))
+    return FALSE;
+  if (n->n_inputs > 2 && n->inputs[2] >= 0)
+    value = physnn_tensor_get_value (r->vals[n->inputs[2]].comp[0], 0);
+  if (n->n_inputs > 3 && n->inputs[3] >= 0)
+    return node_fail (r, PHYSNN_ERROR_NOT_SUPPORTED, "the axes input is not "
+        "supported");
+  if (pads == NULL || pads->len != 2 * xr)
+    return node_fail (r, PHYSNN_ERROR_SHAPE, "pads must list %u values", 2 * xr);
+  for (guint d = 0; d < xr; d++) {
+    gint64 b = g_array_index (pads, gint64, d);
+    gint64 e = g_array_index (pads, gint64, d + xr);
+    if (b < 0 || e < 0 || b > 65536 || e > 65536)
+      return node_fail (r, PHYSNN_ERROR_NOT_SUPPORTED, "negative or huge pads");
+    before[d] = b;
+    shape[d] = xs[d] + (gsize) (b + e);
+  }
+  strides_of (xr, xs, in_str);
+  gsize cnt = numel (xr, shape);
+  PhysnnJetValue *I = &r->vals[n->inputs[0]], *O = &r->vals[n->outputs[0]];
+  g_autofree gsize *map = g_new (gsize, MAX (cnt, 1));
+  for (gsize o = 0; o < cnt; o++) {
+    gsize rem = o, src = 0;
+    gboolean inside = TRUE;
+    for (gint d = (gint) xr - 1; d >= 0; d--) {
+      gint64 idx = (gint64) (rem % shape[d]) - before[d];
+      rem /= shape[d];
+      if (idx < 0 || idx >= (gint64) xs[d])
+        inside = FALSE;
+      else
+        src += (gsize) idx * in_str[d];
+    }
+    map[o] = inside ? src : G_MAXSIZE;
+  }
+  if (r->hooks && physnn_dtype_is_float (physnn_tensor_get_dtype (x)))
+    return r->hooks->apply_pad (r->hooks->user, I, O, xr, shape, map, value,
+        r->error);
+  O->n_comp = I->n_comp;
+  for (guint c = 0; c < I->n_comp; c++) {
+    O->comp[c] = new_like_dtype (I->comp[c], xr, shape);
+    for (gsize o = 0; o < cnt; o++)
+      physnn_tensor_set_value (O->comp[c], o, map[o] == G_MAXSIZE ?
+          (c == 0 ? value : 0.0) : physnn_tensor_get_value (I->comp[c],
+              map[o]));
+  }
+  return TRUE;
+}
+
 static gboolean
 run_concat (Run *r)
 {
   const PhysnnNode *n = r->node;
   PhysnnTensor *first = NULL;
-  guint rank = 0, axis;
+  guint rank = 0, axis = 0;
   gsize shape[PHYSNN_MAX_RANK];
   gboolean active = FALSE;
   guint n_in = 0;
@@ -835,8 +925,8 @@ run_concat (Run *r)
     active |= r->vals[n->inputs[k]].n_comp > 1;
     if (first == NULL) {
       first = t;
-      memcpy (shape, physnn_tensor_get_shape (t, &rank), rank * sizeof
-          (gsize));
+      const gsize *fs = physnn_tensor_get_shape (t, &rank);
+      memcpy (shape, fs, rank * sizeof (gsize));
       if (!norm_axis (r, n->attrs.axis, rank, &axis))
         return FALSE;
       shape[axis] = 0;
@@ -960,7 +1050,7 @@ run_split (Run *r)
   const PhysnnNode *n = r->node;
   PhysnnTensor *x = r->vals[n->inputs[0]].comp[0];
   g_autoptr (GArray) sizes = NULL;
-  guint xr, axis;
+  guint xr, axis = 0;
   const gsize *xs = physnn_tensor_get_shape (x, &xr);
   gsize in_str[PHYSNN_MAX_RANK];
 
@@ -1031,7 +1121,7 @@ run_reduce (Run *r)
       mark[d] = TRUE;
   }
   for (guint i = 0; axes && i < axes->len; i++) {
-    guint ax;
+    guint ax = 0;
     if (!norm_axis (r, g_array_index (axes, gint64, i), xr, &ax))
       return FALSE;
     mark[ax] = TRUE;
@@ -1347,7 +1437,7 @@ run_shape_op (Run *r)
     case PHYSNN_OP_GATHER:{
       PhysnnTensor *x = r->vals[n->inputs[0]].comp[0];
       PhysnnTensor *ind = r->vals[n->inputs[1]].comp[0];
-      guint xr, ir, axis;
+      guint xr, ir, axis = 0;
       const gsize *xs = physnn_tensor_get_shape (x, &xr);
       const gsize *is = physnn_tensor_get_shape (ind, &ir);
       gsize shape[PHYSNN_MAX_RANK], in_str[PHYSNN_MAX_RANK];
@@ -1414,6 +1504,8 @@ run_node (Run *r)
       return run_unsqueeze_squeeze (r);
     case PHYSNN_OP_TRANSPOSE:
       return run_transpose (r);
+    case PHYSNN_OP_PAD:
+      return run_pad (r);
     case PHYSNN_OP_REDUCE_SUM:
     case PHYSNN_OP_REDUCE_MEAN:
       return run_reduce (r);

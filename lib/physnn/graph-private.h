@@ -46,6 +46,7 @@ typedef enum {
   PHYSNN_OP_UNSQUEEZE,
   PHYSNN_OP_SQUEEZE,
   PHYSNN_OP_TRANSPOSE,
+  PHYSNN_OP_PAD,                /* constant mode */
   PHYSNN_OP_REDUCE_SUM,
   PHYSNN_OP_REDUCE_MEAN,
   /* convolutional */
@@ -175,6 +176,11 @@ typedef struct {
   gboolean (*apply_map) (gpointer user, PhysnnJetValue *in,
       PhysnnJetValue *out, guint rank, const gsize *shape, const gsize *map,
       GError **error);
+  /* map entries of G_MAXSIZE are padding: `value` in the value component,
+   * 0 in derivatives */
+  gboolean (*apply_pad) (gpointer user, PhysnnJetValue *in,
+      PhysnnJetValue *out, guint rank, const gsize *shape, const gsize *map,
+      gdouble value, GError **error);
   gpointer user;
 } PhysnnRefHooks;
 

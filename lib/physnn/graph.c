@@ -47,6 +47,7 @@ static const struct {
   {"Unsqueeze", PHYSNN_OP_UNSQUEEZE, 1, 2},
   {"Squeeze", PHYSNN_OP_SQUEEZE, 1, 2},
   {"Transpose", PHYSNN_OP_TRANSPOSE, 1, 1},
+  {"Pad", PHYSNN_OP_PAD, 1, 4},
   {"ReduceSum", PHYSNN_OP_REDUCE_SUM, 1, 2},
   {"ReduceMean", PHYSNN_OP_REDUCE_MEAN, 1, 2},
   {"Conv", PHYSNN_OP_CONV, 2, 3},
@@ -267,7 +268,7 @@ parse_conv_pool (const Ctx *c, PhysnnNode *node, guint n_spatial,
   if (a->group < 1)
     return fail (c, error, "group=%" G_GINT64_FORMAT " must be positive",
         a->group);
-  gint64 v;
+  gint64 v = 0;
   if (!attr_int (c, "count_include_pad", 0, &v, error))
     return FALSE;
   a->count_include_pad = v != 0;
@@ -327,7 +328,7 @@ static gboolean
 parse_attrs (const Ctx *c, PhysnnGraph *g, PhysnnNode *node, GError **error)
 {
   PhysnnOpAttrs *a = &node->attrs;
-  gint64 v;
+  gint64 v = 0;
 
   switch (node->kind) {
     case PHYSNN_OP_GEMM:
@@ -389,6 +390,18 @@ parse_attrs (const Ctx *c, PhysnnGraph *g, PhysnnNode *node, GError **error)
     case PHYSNN_OP_TRANSPOSE:
       a->ints = attr_ints (c, "perm");
       return TRUE;
+    case PHYSNN_OP_PAD:{
+      const PhysnnOnnxAttribute *mode = attr (c, "mode");
+      if (mode && mode->s && strcmp (mode->s, "constant") != 0)
+        return fail (c, error, "mode=%s is not supported (constant is)",
+            mode->s);
+      a->ints = attr_ints (c, "pads");  /* opset < 11 */
+      gfloat v = 0.0f;
+      if (!attr_float (c, "value", 0.0f, &v, error))
+        return FALSE;
+      a->exponent = v;          /* the constant value */
+      return TRUE;
+    }
     case PHYSNN_OP_REDUCE_SUM:
     case PHYSNN_OP_REDUCE_MEAN:
       a->ints = attr_ints (c, "axes");
@@ -630,13 +643,16 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
       goto fail_node;
     /* Integer outputs of shape ops are host values; the rest compute as
      * floats. */
-    if (kind == PHYSNN_OP_SHAPE)
-      VAL (g, node->outputs[0])->dtype = PHYSNN_DTYPE_INT64;
-    if (kind == PHYSNN_OP_CAST)
-      VAL (g, node->outputs[0])->dtype = node->attrs.to;
-    if (kind == PHYSNN_OP_CONSTANT)
-      VAL (g, node->outputs[0])->dtype =
-          physnn_tensor_get_dtype (node->attrs.value);
+    if (kind == PHYSNN_OP_CONSTANT) {
+      /* Folded: its output is a constant from now on, so that ops which
+       * need constant operands (Pow exponents, shapes) can see it. */
+      PhysnnValue *out = VAL (g, node->outputs[0]);
+      out->dtype = physnn_tensor_get_dtype (node->attrs.value);
+      out->constant = g_object_ref (node->attrs.value);
+      out->producer = -1;
+      g_ptr_array_remove (unsorted, node);
+      node_free (node);
+    }
     continue;
 
   fail_node:
@@ -644,27 +660,6 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
       node_free (g_ptr_array_index (unsorted, k));
     g_ptr_array_set_size (unsorted, 0);
     return NULL;
-  }
-
-  /* Integer-ness flows through data movement and gathers (shape math). */
-  for (guint i = 0; i < unsorted->len; i++) {
-    PhysnnNode *node = g_ptr_array_index (unsorted, i);
-    switch (node->kind) {
-      case PHYSNN_OP_GATHER:
-      case PHYSNN_OP_CONCAT:
-      case PHYSNN_OP_SLICE:
-      case PHYSNN_OP_UNSQUEEZE:
-      case PHYSNN_OP_SQUEEZE:
-      case PHYSNN_OP_RESHAPE:
-      case PHYSNN_OP_IDENTITY:
-        if (node->inputs[0] >= 0 &&
-            !physnn_dtype_is_float (VAL (g, node->inputs[0])->dtype))
-          for (guint k = 0; k < node->n_outputs; k++)
-            VAL (g, node->outputs[k])->dtype = VAL (g, node->inputs[0])->dtype;
-        break;
-      default:
-        break;
-    }
   }
 
   if (!toposort (g, unsorted, error)) {
@@ -675,6 +670,55 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
     g_ptr_array_set_size (g->nodes, 0);
     g_ptr_array_set_free_func (g->nodes, (GDestroyNotify) node_free);
     return NULL;
+  }
+
+  /* Integer-ness flows through shape arithmetic: data movement keeps its
+   * input's type, elementwise ops of integers stay integers. Everything
+   * else computes as floats. */
+  for (guint i = 0; i < g->nodes->len; i++) {
+    PhysnnNode *node = g_ptr_array_index (g->nodes, i);
+    PhysnnDType dt = PHYSNN_DTYPE_FLOAT32;
+    gboolean all_int = TRUE;
+    for (guint k = 0; k < node->n_inputs; k++)
+      if (node->inputs[k] >= 0 &&
+          physnn_dtype_is_float (VAL (g, node->inputs[k])->dtype))
+        all_int = FALSE;
+    switch (node->kind) {
+      case PHYSNN_OP_SHAPE:
+        dt = PHYSNN_DTYPE_INT64;
+        break;
+      case PHYSNN_OP_CAST:
+        dt = node->attrs.to;
+        break;
+      case PHYSNN_OP_GATHER:
+      case PHYSNN_OP_CONCAT:
+      case PHYSNN_OP_SLICE:
+      case PHYSNN_OP_SPLIT:
+      case PHYSNN_OP_UNSQUEEZE:
+      case PHYSNN_OP_SQUEEZE:
+      case PHYSNN_OP_RESHAPE:
+      case PHYSNN_OP_FLATTEN:
+      case PHYSNN_OP_TRANSPOSE:
+      case PHYSNN_OP_PAD:
+      case PHYSNN_OP_IDENTITY:
+        if (node->inputs[0] >= 0 &&
+            !physnn_dtype_is_float (VAL (g, node->inputs[0])->dtype))
+          dt = VAL (g, node->inputs[0])->dtype;
+        break;
+      case PHYSNN_OP_ADD:
+      case PHYSNN_OP_SUB:
+      case PHYSNN_OP_MUL:
+      case PHYSNN_OP_DIV:
+      case PHYSNN_OP_NEG:
+      case PHYSNN_OP_ABS:
+        if (all_int)
+          dt = PHYSNN_DTYPE_INT64;
+        break;
+      default:
+        break;
+    }
+    for (guint k = 0; k < node->n_outputs; k++)
+      VAL (g, node->outputs[k])->dtype = dt;
   }
 
   for (guint i = 0; i < onnx->outputs->len; i++) {

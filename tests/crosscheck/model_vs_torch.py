@@ -89,7 +89,8 @@ class OpZoo(torch.nn.Module):
         super().__init__()
         self.a = torch.nn.Linear(d, width)
         self.w = torch.nn.Parameter(torch.randn(7 * width, width) * 0.2)
-        self.b = torch.nn.Linear(width, 2)
+        self.half = width // 2
+        self.b = torch.nn.Linear(self.half, 2)
 
     def forward(self, x):
         h = self.a(x)
@@ -99,8 +100,8 @@ class OpZoo(torch.nn.Module):
                  h ** 3 / (1.0 + h ** 2)]
         z = torch.cat(parts, dim=1)
         z = torch.matmul(z, self.w)
-        z1, z2 = torch.split(z, [z.shape[1] // 2, z.shape[1] - z.shape[1] // 2], dim=1)
-        y = self.b(torch.tanh(z1[:, :z2.shape[1]] - z2))
+        z1, z2 = torch.split(z, [self.half, z.shape[1] - self.half], dim=1)
+        y = self.b(torch.tanh(z1 - z2[:, :self.half]))
         m = torch.mean(z, dim=1, keepdim=True)
         t = torch.transpose(torch.stack([y[:, 0], y[:, 1]], dim=0), 0, 1)
         return t[:, 0:1] * m - torch.sum(t, dim=1, keepdim=True)
