@@ -543,7 +543,9 @@ PhysnnGraph *
 physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
 {
   g_autoptr (PhysnnGraph) g = g_new0 (PhysnnGraph, 1);
-  g_autoptr (GPtrArray) unsorted = g_ptr_array_new ();
+  /* Owns the nodes until they are sorted into g->nodes. */
+  g_autoptr (GPtrArray) unsorted = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) node_free);
   const gchar *path = onnx->path ? onnx->path : "(model)";
 
   g->nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
@@ -612,7 +614,6 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
     node->outputs = g_new (gint, node->n_outputs);
     c.label = node->name;
     g_ptr_array_add (unsorted, node);
-    g_ptr_array_set_free_func (unsorted, NULL);
 
     for (guint k = 0; k < node->n_inputs; k++) {
       const gchar *in = g_ptr_array_index (on->inputs, k);
@@ -632,7 +633,7 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
       if (idx >= 0 && (VAL (g, idx)->producer >= 0 || VAL (g, idx)->is_input
               || VAL (g, idx)->constant)) {
         fail (&c, error, "output \"%s\" is already defined", out);
-        goto fail_node;
+        return NULL;
       }
       if (idx < 0)
         idx = add_value (g, out && *out ? out : "", PHYSNN_DTYPE_FLOAT32);
@@ -640,7 +641,7 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
       node->outputs[k] = idx;
     }
     if (!parse_attrs (&c, g, node, error))
-      goto fail_node;
+      return NULL;
     /* Integer outputs of shape ops are host values; the rest compute as
      * floats. */
     if (kind == PHYSNN_OP_CONSTANT) {
@@ -650,27 +651,18 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
       out->dtype = physnn_tensor_get_dtype (node->attrs.value);
       out->constant = g_object_ref (node->attrs.value);
       out->producer = -1;
-      g_ptr_array_remove (unsorted, node);
-      node_free (node);
+      g_ptr_array_remove (unsorted, node);      /* frees it */
     }
-    continue;
-
-  fail_node:
-    for (guint k = 0; k < unsorted->len; k++)
-      node_free (g_ptr_array_index (unsorted, k));
-    g_ptr_array_set_size (unsorted, 0);
-    return NULL;
   }
 
   if (!toposort (g, unsorted, error)) {
-    for (guint k = 0; k < unsorted->len; k++)
-      node_free (g_ptr_array_index (unsorted, k));
-    /* nodes already moved to g->nodes are freed with the graph */
+    /* unsorted still owns every node */
     g_ptr_array_set_free_func (g->nodes, NULL);
     g_ptr_array_set_size (g->nodes, 0);
     g_ptr_array_set_free_func (g->nodes, (GDestroyNotify) node_free);
     return NULL;
   }
+  g_ptr_array_set_free_func (unsorted, NULL);   /* g->nodes owns them now */
 
   /* Integer-ness flows through shape arithmetic: data movement keeps its
    * input's type, elementwise ops of integers stay integers. Everything
