@@ -9,7 +9,11 @@ gst_physnn_model_meta_api_get_type (void)
   static GType type = 0;
   static const gchar *tags[] = { NULL };
   if (g_once_init_enter (&type)) {
-    GType t = gst_meta_api_type_register ("GstPhysnnModelMetaAPI", tags);
+    /* The plugin and programs linking this code statically (tests) share
+     * one registration. */
+    GType t = g_type_from_name ("GstPhysnnModelMetaAPI");
+    if (t == 0)
+      t = gst_meta_api_type_register ("GstPhysnnModelMetaAPI", tags);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -66,9 +70,11 @@ gst_physnn_model_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
   if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (GST_PHYSNN_MODEL_META_API_TYPE,
-        "GstPhysnnModelMeta", sizeof (GstPhysnnModelMeta), meta_init,
-        meta_free, meta_transform);
+    const GstMetaInfo *mi = gst_meta_get_info ("GstPhysnnModelMeta");
+    if (mi == NULL)
+      mi = gst_meta_register (GST_PHYSNN_MODEL_META_API_TYPE,
+          "GstPhysnnModelMeta", sizeof (GstPhysnnModelMeta), meta_init,
+          meta_free, meta_transform);
     g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
   }
   return info;
