@@ -1563,6 +1563,17 @@ gboolean
 physnn_graph_run_reference (PhysnnGraph *g, const PhysnnJetSpec *spec,
     PhysnnTensor **inputs, PhysnnJetValue *outputs, GError **error)
 {
+  return _physnn_graph_run_reference_all (g, spec, inputs, outputs, NULL,
+      error);
+}
+
+/* As physnn_graph_run_reference(), and if @all is given it receives every
+ * graph value (caller clears them and frees the array). */
+gboolean
+_physnn_graph_run_reference_all (PhysnnGraph *g, const PhysnnJetSpec *spec,
+    PhysnnTensor **inputs, PhysnnJetValue *outputs, PhysnnJetValue **all,
+    GError **error)
+{
   PhysnnJetSpec none = { 0 };
   Run r = { g, spec ? spec : &none, NULL, NULL, error, NULL };
   gboolean ok = TRUE;
@@ -1606,11 +1617,15 @@ physnn_graph_run_reference (PhysnnGraph *g, const PhysnnJetSpec *spec,
      * networks are small, so keep it simple. */
   }
 
-  for (guint i = 0; i < g->outputs->len && ok; i++) {
+  for (guint i = 0; i < g->outputs->len && ok && outputs; i++) {
     gint idx = g_array_index (g->outputs, gint, i);
     outputs[i] = r.vals[idx];
     for (guint c = 0; c < outputs[i].n_comp; c++)
       g_object_ref (outputs[i].comp[c]);
+  }
+  if (all && ok) {
+    *all = r.vals;
+    return TRUE;
   }
   for (guint i = 0; i < g->values->len; i++)
     physnn_jet_value_clear (&r.vals[i]);

@@ -170,6 +170,10 @@ gboolean physnn_graph_run_reference (PhysnnGraph *graph,
     const PhysnnJetSpec *spec, PhysnnTensor **inputs,
     PhysnnJetValue *outputs, GError **error);
 
+gboolean _physnn_graph_run_reference_all (PhysnnGraph *graph,
+    const PhysnnJetSpec *spec, PhysnnTensor **inputs, PhysnnJetValue *outputs,
+    PhysnnJetValue **all, GError **error);
+
 /* Lets another executor reuse the reference path's shape logic for data
  * movement and do only the copying itself. */
 typedef struct {

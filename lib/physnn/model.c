@@ -13,6 +13,7 @@
 #include "physnn/error.h"
 #include "physnn/graph-private.h"
 #include "physnn/model-private.h"
+#include "physnn/fused-private.h"
 #include "physnn/tensor-private.h"
 
 #include <gio/gio.h>
@@ -60,6 +61,12 @@ struct _PhysnnModel {
   gchar *derivatives_joined;
 
   PhysnnClPlan *cl_plan;        /* OpenCL executor state, per device */
+  gboolean allow_fused;
+  PhysnnFusedPlan *fused;       /* fused kernel for device + request */
+  PhysnnDevice *fused_device;
+  gboolean fused_tried;
+  gchar *fused_why;             /* why the graph is not fusable */
+  gchar *exec_desc;
 };
 
 G_DEFINE_FINAL_TYPE (PhysnnModel, physnn_model, G_TYPE_OBJECT)
@@ -75,6 +82,10 @@ clear_derivatives (PhysnnModel *self)
   g_clear_pointer (&self->derivatives_joined, g_free);
   self->derivatives_joined = g_strdup ("");
   g_clear_pointer (&self->cl_plan, _physnn_cl_plan_free);
+  g_clear_pointer (&self->fused, _physnn_fused_plan_free);
+  g_clear_object (&self->fused_device);
+  g_clear_pointer (&self->fused_why, g_free);
+  self->fused_tried = FALSE;
 }
 
 static void
@@ -108,6 +119,7 @@ physnn_model_finalize (GObject *object)
   g_free (self->output_names_joined);
   g_free (self->coord_names_joined);
   g_free (self->derivatives_joined);
+  g_free (self->exec_desc);
   g_free (self->path);
   physnn_graph_free (self->graph);
   physnn_onnx_model_free (self->onnx);
@@ -126,6 +138,7 @@ physnn_model_init (PhysnnModel *self)
   self->components = g_array_new (FALSE, TRUE, sizeof (OutputComponent));
   self->coord_input = -1;
   self->spec.n_comp = 1;
+  self->allow_fused = g_strcmp0 (g_getenv ("PHYSNN_FUSED"), "0") != 0;
   self->coord_names_joined = g_strdup ("");
   self->derivatives_joined = g_strdup ("");
 }
@@ -1083,9 +1096,32 @@ physnn_model_run (PhysnnModel *self, PhysnnDevice *device,
   g_autofree PhysnnJetValue *outs = g_new0 (PhysnnJetValue, n_out);
   gboolean ok;
 
-  if (physnn_device_get_kind (device) == PHYSNN_DEVICE_KIND_OPENCL)
-    ok = _physnn_cl_run (self->graph, &self->spec, &self->cl_plan, device,
-        inputs, outs, error);
+  if (physnn_device_get_kind (device) == PHYSNN_DEVICE_KIND_OPENCL) {
+    if (self->allow_fused && (!self->fused_tried ||
+            self->fused_device != device)) {
+      g_autofree gboolean *pp = g_new0 (gboolean, n_inputs);
+      for (guint i = 0; i < n_inputs; i++) {
+        const PhysnnOnnxValueInfo *vi = input_info (self, i);
+        pp[i] = vi && vi->has_shape && vi->rank >= 1 && vi->dims[0] < 0;
+      }
+      g_clear_pointer (&self->fused, _physnn_fused_plan_free);
+      g_clear_pointer (&self->fused_why, g_free);
+      g_set_object (&self->fused_device, device);
+      self->fused_tried = TRUE;
+      self->fused = _physnn_fused_plan_new (self->graph, &self->spec, device,
+          pp, inputs, &self->fused_why, error);
+      if (self->fused == NULL && self->fused_why == NULL)
+        return NULL;            /* a real failure, e.g. a kernel build */
+      if (self->fused_why)
+        g_debug ("%s: node-by-node execution: %s", self->path,
+            self->fused_why);
+    }
+    if (self->allow_fused && self->fused)
+      ok = _physnn_fused_run (self->fused, inputs, outs, error);
+    else
+      ok = _physnn_cl_run (self->graph, &self->spec, &self->cl_plan, device,
+          inputs, outs, error);
+  }
   else
     ok = physnn_graph_run_reference (self->graph, &self->spec, inputs, outs,
         error);
@@ -1098,6 +1134,44 @@ physnn_model_run (PhysnnModel *self, PhysnnDevice *device,
   for (guint o = 0; o < n_out; o++)
     physnn_jet_value_clear (&outs[o]);
   return result;
+}
+
+/**
+ * physnn_model_set_fused:
+ * @self: a #PhysnnModel
+ * @fused: whether OpenCL may run the model as one fused kernel
+ *
+ * On OpenCL, a network that evaluates points independently (the usual
+ * PINN) runs as one generated kernel; other graphs run node by node. This
+ * switches fusion off, e.g. to compare both paths. The environment variable
+ * `PHYSNN_FUSED=0` sets the default.
+ */
+void
+physnn_model_set_fused (PhysnnModel *self, gboolean fused)
+{
+  g_return_if_fail (PHYSNN_IS_MODEL (self));
+  self->allow_fused = fused;
+}
+
+/**
+ * physnn_model_get_execution:
+ * @self: a #PhysnnModel
+ *
+ * Returns: how the last OpenCL run executed: "fused", or "node by node:
+ *   " and the reason the graph could not be fused; "" before any run
+ */
+const gchar *
+physnn_model_get_execution (PhysnnModel *self)
+{
+  g_return_val_if_fail (PHYSNN_IS_MODEL (self), NULL);
+  if (!self->fused_tried)
+    return self->allow_fused ? "" : "node by node: fusion switched off";
+  if (self->fused)
+    return "fused";
+  g_free (self->exec_desc);
+  self->exec_desc = g_strdup_printf ("node by node: %s", self->fused_why ?
+      self->fused_why : "fusion switched off");
+  return self->exec_desc;
 }
 
 /* For the OpenCL executor and tests. */

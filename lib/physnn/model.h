@@ -48,6 +48,9 @@ guint physnn_model_get_n_derivatives (PhysnnModel *self);
 const gchar *physnn_model_get_derivative_name (PhysnnModel *self,
     guint index);
 
+void physnn_model_set_fused (PhysnnModel *self, gboolean fused);
+const gchar *physnn_model_get_execution (PhysnnModel *self);
+
 GPtrArray *physnn_model_run (PhysnnModel *self, PhysnnDevice *device,
     PhysnnTensor **inputs, guint n_inputs, GError **error);
 

@@ -255,8 +255,9 @@ def run_case(cfg, devices, rng, tmp, verbose):
 
     worst = {}
     for spec in devices:
-        dev = Physnn.Device.new(spec)
+        dev = Physnn.Device.new(spec.split("/")[0])
         pm = Physnn.Model.new_from_file(path)
+        pm.set_fused(not spec.endswith("/nofuse"))
         pm.set_coordinates(*set_coords)
         if cfg["kind"] == "mlp":
             pm.set_output_names(",".join(comps))
@@ -284,7 +285,8 @@ def run_case(cfg, devices, rng, tmp, verbose):
             print(f"FAIL {spec} {cfg}: values relative error {ev:.2e} > {vtol}")
         worst[spec] = (ev, ed, ev <= vtol and ed <= dtol)
         if verbose:
-            print(f"  {spec:10s} values {ev:.1e}  derivatives {ed:.1e}  "
+            print(f"  {spec:17s} values {ev:.1e}  derivatives {ed:.1e}  "
+                  f"[{pm.get_execution() or 'reference'}] "
                   f"({len(derivs)}: {','.join(derivs)})")
     return worst
 
@@ -298,7 +300,11 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    devices = args.device or [d.get_spec() for d in Physnn.Device.enumerate()]
+    # OpenCL devices twice: as one fused kernel where the graph allows it,
+    # and node by node.
+    devices = args.device or [s for d in Physnn.Device.enumerate() for s in
+                              ([d.get_spec()] if d.get_spec() == "cpu" else
+                               [d.get_spec(), d.get_spec() + "/nofuse"])]
     print("devices:", ", ".join(devices))
     ok = True
     summary = {d: [0.0, 0.0] for d in devices}
