@@ -344,51 +344,84 @@ gen_gemm (Gen *gen, const PhysnnNode *n)
   FV *fo = &p->fv[out];
   fo->rank = 2;
 
-  g_autofree gchar *bidx = tb ? g_strdup_printf ("j * %u + k", K) :
-      g_strdup_printf ("k * %u + j", M);
-  g_autofree gchar *bidx_col = NULL;
-  E ("  for (int j = 0; j < %u; j++) {\n", M);
+  /* Several outputs per pass (ju): independent FMA chains hide the FMA
+   * latency and each activation is loaded once for ju weights. ju shrinks
+   * as components grow, to stay within the vector registers. */
+  guint n_gen = 0;
   for (guint cc = 0; cc < fo->ncomp; cc++) {
     guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
-    if (kin == K_GEN || cc == 0)
-      E ("    VT a%u = (VT) (0.0f);\n", cc);
+    if (cc == 0 || kin == K_GEN)
+      n_gen++;
   }
-  E ("    for (int k = 0; k < %u; k++) {\n", K);
-  E ("      const VT w = (VT) (U%d[%s]);\n", p->fv[b].uarg, bidx);
-  for (guint cc = 0; cc < fo->ncomp; cc++) {
-    guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
-    if (cc == 0 || kin == K_GEN) {
-      g_autofree gchar *x = acc (gen, a, cc, "k");
-      E ("      a%u = fma (w, %s, a%u);\n", cc, x, cc);
-    }
-  }
-  E ("    }\n");
+  guint regs_per_vt = MAX (p->vw / 8, 1);
+  guint ju = 8 / MAX (n_gen * regs_per_vt, 1);
+  ju = CLAMP (ju, 1, 4);
+  if (p->vw == 1)
+    ju = 1;
+  guint main_end = M / ju * ju;
   FV *ro = fvr (gen, out);
-  for (guint cc = 0; cc < fo->ncomp; cc++) {
-    guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
-    if (cc > 0 && kin == K_ZERO) {
-      fo->kind[cc] = K_ZERO;
+
+  for (guint pass = 0; pass < 2; pass++) {
+    guint step = pass == 0 ? ju : 1;
+    guint j0 = pass == 0 ? 0 : main_end, j1 = pass == 0 ? main_end : M;
+    if (j0 >= j1)
       continue;
+    E ("  for (int j = %u; j < %u; j += %u) {\n", j0, j1, step);
+    for (guint cc = 0; cc < fo->ncomp; cc++) {
+      guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
+      if (kin == K_GEN || cc == 0)
+        for (guint u = 0; u < step; u++)
+          E ("    VT a%u_%u = (VT) (0.0f);\n", cc, u);
     }
-    fo->kind[cc] = K_GEN;
-    if (cc > 0 && kin == K_ONEHOT) {
-      /* d/dx of W·x: the weight column of the seeded coordinate */
-      gint col = fa->onehot[cc];
-      g_autofree gchar *ix = tb ? g_strdup_printf ("j * %u + %d", K, col) :
-          g_strdup_printf ("%d * %u + j", col, M);
-      E ("    s%d_%u[j] = (VT) (%s * U%d[%s]);\n", ro->slot, cc,
-          fl (gen, alpha), p->fv[b].uarg, ix);
-      continue;
+    E ("    for (int k = 0; k < %u; k++) {\n", K);
+    for (guint u = 0; u < step; u++) {
+      if (tb)
+        E ("      const VT w%u = (VT) (U%d[(j + %u) * %u + k]);\n", u,
+            p->fv[b].uarg, u, K);
+      else
+        E ("      const VT w%u = (VT) (U%d[k * %u + j + %u]);\n", u,
+            p->fv[b].uarg, M, u);
     }
-    if (cc == 0 && c >= 0 && beta != 0.0f) {
-      g_autofree gchar *cv = uacc (gen, c, "j");
-      E ("    s%d_0[j] = %s * a0 + %s * %s;\n", ro->slot,
-          fl (gen, alpha), fl (gen, beta), cv);
-    } else {
-      E ("    s%d_%u[j] = %s * a%u;\n", ro->slot, cc, fl (gen, alpha), cc);
+    for (guint cc = 0; cc < fo->ncomp; cc++) {
+      guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
+      if (cc == 0 || kin == K_GEN) {
+        g_autofree gchar *x = acc (gen, a, cc, "k");
+        E ("      { const VT x = %s;\n", x);
+        for (guint u = 0; u < step; u++)
+          E ("        a%u_%u = fma (w%u, x, a%u_%u);\n", cc, u, u, cc, u);
+        E ("      }\n");
+      }
     }
+    E ("    }\n");
+    for (guint cc = 0; cc < fo->ncomp; cc++) {
+      guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
+      if (cc > 0 && kin == K_ZERO) {
+        fo->kind[cc] = K_ZERO;
+        continue;
+      }
+      fo->kind[cc] = K_GEN;
+      for (guint u = 0; u < step; u++) {
+        if (cc > 0 && kin == K_ONEHOT) {
+          /* d/dx of W·x: the weight column of the seeded coordinate */
+          gint col = fa->onehot[cc];
+          g_autofree gchar *ix = tb ?
+              g_strdup_printf ("(j + %u) * %u + %d", u, K, col) :
+              g_strdup_printf ("%d * %u + j + %u", col, M, u);
+          E ("    s%d_%u[j + %u] = (VT) (%s * U%d[%s]);\n", ro->slot, cc, u,
+              fl (gen, alpha), p->fv[b].uarg, ix);
+        } else if (cc == 0 && c >= 0 && beta != 0.0f) {
+          g_autofree gchar *ju_ix = g_strdup_printf ("j + %u", u);
+          g_autofree gchar *cv = uacc (gen, c, ju_ix);
+          E ("    s%d_0[j + %u] = %s * a0_%u + %s * %s;\n", ro->slot, u,
+              fl (gen, alpha), u, fl (gen, beta), cv);
+        } else {
+          E ("    s%d_%u[j + %u] = %s * a%u_%u;\n", ro->slot, cc, u,
+              fl (gen, alpha), cc, u);
+        }
+      }
+    }
+    E ("  }\n");
   }
-  E ("  }\n");
   return TRUE;
 }
 
@@ -1127,6 +1160,16 @@ _physnn_fused_plan_new (PhysnnGraph *graph, const PhysnnJetSpec *spec,
 
   for (guint i = 0; i < graph->inputs->len; i++)
     any_pp |= per_point_input[i];
+  /* Derivatives by a uniform input (a DeepONet's sensors) would need jets
+   * in the host part: leave those to the node-by-node executor. */
+  for (guint d = 0; d < spec->n_dirs; d++)
+    for (guint i = 0; i < graph->inputs->len; i++)
+      if (g_array_index (graph->inputs, gint, i) == spec->dir_input[d] &&
+          !per_point_input[i]) {
+        ineligible (&gen, "derivatives by input \"%s\", which is the same "
+            "for every point", VAL (graph, spec->dir_input[d])->name);
+        goto fail;
+      }
   if (!any_pp) {
     ineligible (&gen, "no input has a symbolic number of points");
     goto fail;
@@ -1142,6 +1185,8 @@ _physnn_fused_plan_new (PhysnnGraph *graph, const PhysnnJetSpec *spec,
 
   p->source = g_string_free (gen.s, FALSE);
   gen.s = NULL;
+  if (g_getenv ("PHYSNN_DUMP_FUSED"))
+    g_file_set_contents (g_getenv ("PHYSNN_DUMP_FUSED"), p->source, -1, NULL);
   p->program = _physnn_device_build_source (device, "fused.cl", p->source,
       "-cl-mad-enable", error);
   if (p->program == NULL)

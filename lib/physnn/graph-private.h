@@ -117,9 +117,11 @@ typedef struct {
 /* Which derivatives propagate: `n_dirs` directions (an input column each),
  * first-order components for every direction used, second-order for the
  * requested pairs. Component 0 is the value. */
-#define PHYSNN_MAX_DIRS 4
-#define PHYSNN_MAX_COMPONENTS (1 + PHYSNN_MAX_DIRS + PHYSNN_MAX_DIRS * \
-    (PHYSNN_MAX_DIRS + 1) / 2)
+/* First derivatives along up to 16 directions (attributions to 16 sensors),
+ * second derivatives for up to 10 pairs (every pair of 4 coordinates). */
+#define PHYSNN_MAX_DIRS 16
+#define PHYSNN_MAX_SECOND 10
+#define PHYSNN_MAX_COMPONENTS (1 + PHYSNN_MAX_DIRS + PHYSNN_MAX_SECOND)
 
 typedef struct {
   guint n_dirs;
@@ -128,7 +130,7 @@ typedef struct {
                                          * for a whole single-column input */
   guint n_first;                /* first-order components: one per dir */
   guint n_second;
-  guint second_dirs[PHYSNN_MAX_DIRS * (PHYSNN_MAX_DIRS + 1) / 2][2];
+  guint second_dirs[PHYSNN_MAX_SECOND][2];
   guint n_comp;                 /* 1 + n_first + n_second */
 } PhysnnJetSpec;
 

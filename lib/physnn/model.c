@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define VAL(g, i) ((PhysnnValue *) g_ptr_array_index ((g)->values, (i)))
-#define MAX_COORDS 8
+#define MAX_COORDS 16
 #define MAX_DERIVATIVES 32
 
 typedef struct {
@@ -804,6 +804,13 @@ physnn_model_set_derivatives (PhysnnModel *self, const gchar *derivatives,
     if (d->order == 2) {
       guint a = MIN (d->dir_a, d->dir_b), b = MAX (d->dir_a, d->dir_b);
       if (physnn_jet_second (&spec, a, b) < 0) {
+        if (spec.n_second == PHYSNN_MAX_SECOND) {
+          g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
+              "more than %d distinct second derivatives requested",
+              PHYSNN_MAX_SECOND);
+          clear_derivatives (self);
+          return FALSE;
+        }
         spec.second_dirs[spec.n_second][0] = a;
         spec.second_dirs[spec.n_second][1] = b;
         spec.n_second++;

@@ -194,12 +194,51 @@ def configs(rng, quick):
             split_outputs=bool(rng.integers(0, 2))))
     for act in (["tanh"] if quick else ["tanh", "sin", "gelu"]):
         cases.append(dict(kind="deeponet", m=16, d=2, width=32, p=16, act=act))
+    cases.append(dict(kind="deeponet-sensors", m=16, d=2, width=32, p=16,
+                      act="tanh"))
     cases.append(dict(kind="zoo", d=2, width=6))
     cases.append(dict(kind="cnn", d=2))
     return cases
 
 
+def run_sensor_case(cfg, devices, rng, tmp, verbose):
+    """Derivatives of every point's output by the 16 branch inputs (the
+    sensors a DeepONet reads): 16 first-order directions."""
+    npts = 64
+    model = DeepONet(cfg["m"], cfg["d"], cfg["width"], cfg["p"], cfg["act"]).eval()
+    br = rng.standard_normal((1, cfg["m"])).astype(np.float32)
+    co = rng.uniform(-1, 1, (npts, 2)).astype(np.float32)
+    path = os.path.join(tmp, "don.onnx")
+    export(model, (torch.tensor(br), torch.tensor(co)), ["branch", "coords"],
+           ["u"], path)
+    m64 = model.double()
+    b = torch.tensor(br, dtype=torch.float64, requires_grad=True)
+    u = m64(b, torch.tensor(co, dtype=torch.float64))
+    ref = np.stack([torch.autograd.grad(u[i, 0], b, retain_graph=True)[0]
+                    .numpy()[0] for i in range(npts)])
+    names = [f"s{i}" for i in range(cfg["m"])]
+    worst = {}
+    for spec in devices:
+        dev = Physnn.Device.new(spec.split("/")[0])
+        pm = Physnn.Model.new_from_file(path)
+        pm.set_fused(not spec.endswith("/nofuse"))
+        pm.set_coordinates("branch", ",".join(names))
+        pm.set_derivatives(",".join(f"u_{n}" for n in names))
+        outs = pm.run(dev, [to_physnn(br), to_physnn(co)])
+        ours = np.stack([from_physnn(t) for t in outs[1:]], axis=1)
+        e = rel(ours, ref)
+        worst[spec] = (0.0, e, e <= 1e-4)
+        if e > 1e-4:
+            print(f"FAIL {spec} sensor derivatives: {e:.2e}")
+        if verbose:
+            print(f"  {spec:17s} sensor derivatives {e:.1e} "
+                  f"[{pm.get_execution() or 'reference'}]")
+    return worst
+
+
 def run_case(cfg, devices, rng, tmp, verbose):
+    if cfg["kind"] == "deeponet-sensors":
+        return run_sensor_case(cfg, devices, rng, tmp, verbose)
     npts = 257
     if cfg["kind"] == "deeponet":
         model = DeepONet(cfg["m"], cfg["d"], cfg["width"], cfg["p"], cfg["act"])
