@@ -22,4 +22,14 @@ gboolean _physnn_fused_run (PhysnnFusedPlan *plan, PhysnnTensor **inputs,
     PhysnnJetValue *outputs, GError **error);
 const gchar *_physnn_fused_plan_get_source (PhysnnFusedPlan *plan);
 
+/* The tiled kernel for plain dense chains (fused-mlp.c), shaped for GPUs. */
+typedef struct _PhysnnMlpPlan PhysnnMlpPlan;
+
+PhysnnMlpPlan *_physnn_mlp_plan_new (PhysnnGraph *graph,
+    const PhysnnJetSpec *spec, PhysnnDevice *device, gchar **why,
+    GError **error);
+void _physnn_mlp_plan_free (PhysnnMlpPlan *plan);
+gboolean _physnn_mlp_run (PhysnnMlpPlan *plan, PhysnnTensor **inputs,
+    PhysnnJetValue *outputs, GError **error);
+
 G_END_DECLS

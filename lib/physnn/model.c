@@ -63,6 +63,7 @@ struct _PhysnnModel {
   PhysnnClPlan *cl_plan;        /* OpenCL executor state, per device */
   gboolean allow_fused;
   PhysnnFusedPlan *fused;       /* fused kernel for device + request */
+  PhysnnMlpPlan *mlp;           /* tiled dense-chain kernel (GPUs) */
   PhysnnDevice *fused_device;
   gboolean fused_tried;
   gchar *fused_why;             /* why the graph is not fusable */
@@ -83,6 +84,7 @@ clear_derivatives (PhysnnModel *self)
   self->derivatives_joined = g_strdup ("");
   g_clear_pointer (&self->cl_plan, _physnn_cl_plan_free);
   g_clear_pointer (&self->fused, _physnn_fused_plan_free);
+  g_clear_pointer (&self->mlp, _physnn_mlp_plan_free);
   g_clear_object (&self->fused_device);
   g_clear_pointer (&self->fused_why, g_free);
   self->fused_tried = FALSE;
@@ -1112,18 +1114,37 @@ physnn_model_run (PhysnnModel *self, PhysnnDevice *device,
         pp[i] = vi && vi->has_shape && vi->rank >= 1 && vi->dims[0] < 0;
       }
       g_clear_pointer (&self->fused, _physnn_fused_plan_free);
+      g_clear_pointer (&self->mlp, _physnn_mlp_plan_free);
       g_clear_pointer (&self->fused_why, g_free);
       g_set_object (&self->fused_device, device);
       self->fused_tried = TRUE;
-      self->fused = _physnn_fused_plan_new (self->graph, &self->spec, device,
-          pp, inputs, &self->fused_why, error);
-      if (self->fused == NULL && self->fused_why == NULL)
-        return NULL;            /* a real failure, e.g. a kernel build */
-      if (self->fused_why)
-        g_debug ("%s: node-by-node execution: %s", self->path,
-            self->fused_why);
+      /* GPUs: the tiled kernel for plain dense chains; elsewhere, or for
+       * other graphs, the per-point kernel (PHYSNN_MLP=0/1 overrides). */
+      const gchar *env = g_getenv ("PHYSNN_MLP");
+      gboolean want_mlp = env ? strcmp (env, "0") != 0 :
+          physnn_device_get_device_type (device) != PHYSNN_DEVICE_TYPE_CPU;
+      if (want_mlp) {
+        g_autofree gchar *why = NULL;
+        self->mlp = _physnn_mlp_plan_new (self->graph, &self->spec, device,
+            &why, error);
+        if (self->mlp == NULL && why == NULL)
+          return NULL;
+        if (why)
+          g_debug ("%s: no tiled MLP kernel: %s", self->path, why);
+      }
+      if (self->mlp == NULL) {
+        self->fused = _physnn_fused_plan_new (self->graph, &self->spec,
+            device, pp, inputs, &self->fused_why, error);
+        if (self->fused == NULL && self->fused_why == NULL)
+          return NULL;          /* a real failure, e.g. a kernel build */
+        if (self->fused_why)
+          g_debug ("%s: node-by-node execution: %s", self->path,
+              self->fused_why);
+      }
     }
-    if (self->allow_fused && self->fused)
+    if (self->allow_fused && self->mlp)
+      ok = _physnn_mlp_run (self->mlp, inputs, outs, error);
+    else if (self->allow_fused && self->fused)
       ok = _physnn_fused_run (self->fused, inputs, outs, error);
     else
       ok = _physnn_cl_run (self->graph, &self->spec, &self->cl_plan, device,
@@ -1173,6 +1194,8 @@ physnn_model_get_execution (PhysnnModel *self)
   g_return_val_if_fail (PHYSNN_IS_MODEL (self), NULL);
   if (!self->fused_tried)
     return self->allow_fused ? "" : "node by node: fusion switched off";
+  if (self->mlp)
+    return "fused (tiled MLP)";
   if (self->fused)
     return "fused";
   g_free (self->exec_desc);
