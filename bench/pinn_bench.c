@@ -118,6 +118,7 @@ main (int argc, char **argv)
   gchar *model_path = NULL, *device = NULL;
   gint points = 262144, repeat = 5;
   gboolean profile = FALSE;
+  gchar *dump = NULL;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "ONNX MLP", NULL},
     {"points", 'n', 0, G_OPTION_ARG_INT, &points, "points per run", NULL},
@@ -125,6 +126,9 @@ main (int argc, char **argv)
     {"repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "timed runs", NULL},
     {"kernel-time", 'k', 0, G_OPTION_ARG_NONE, &profile,
         "also sum kernel times (serialises launches)", NULL},
+    {"dump", 0, 0, G_OPTION_ARG_FILENAME, &dump,
+        "write points and results (u, u_t, u_xx) of the first 4096 points as "
+        "raw float32 to PREFIX.{x,u,ut,uxx}.f32 for checking", "PREFIX"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- PINN benchmark");
@@ -163,14 +167,35 @@ main (int argc, char **argv)
     g_printerr ("pinn-bench: %s\n", error->message);
     return 1;
   }
+  if (dump) {
+    /* results on a small batch, for an independent check against PyTorch */
+    gsize cshape[2] = { MIN ((gsize) points, 4096), 2 };
+    g_autoptr (PhysnnTensor) few = physnn_tensor_view (pts, 0, 2, cshape,
+        NULL);
+    g_autoptr (GPtrArray) out = physnn_model_run (model, dev, &few, 1, &error);
+    if (out == NULL) {
+      g_printerr ("pinn-bench: %s\n", error->message);
+      return 1;
+    }
+    const gchar *names[4] = { "x", "u", "ut", "uxx" };
+    for (guint i = 0; i < 4; i++) {
+      PhysnnTensor *t = i == 0 ? few : out->pdata[i - 1];
+      g_autofree gchar *path = g_strdup_printf ("%s.%s.f32", dump, names[i]);
+      g_autoptr (GBytes) b = physnn_tensor_get_bytes (t);
+      g_file_set_contents (path, g_bytes_get_data (b, NULL),
+          (gssize) g_bytes_get_size (b), NULL);
+    }
+  }
   guint64 flops = forward_flops (model);
   g_print ("{\"tool\": \"physnn (%s)\", \"device\": \"%s\", \"points\": %d, "
       "\"forward_s\": %.6g, \"forward_mpts\": %.6g, \"forward_gflops\": %.6g, "
       "\"residual_s\": %.6g, \"residual_mpts\": %.6g, "
       "\"forward_kernel_s\": %.6g, \"residual_kernel_s\": %.6g, "
-      "\"peak_gflops\": %.6g}\n", physnn_device_get_spec (dev),
+      "\"peak_gflops\": %.6g, \"execution\": \"%s\"}\n",
+      physnn_device_get_spec (dev),
       physnn_device_get_name (dev), points, fw, points / fw / 1e6,
       points * (gdouble) flops / fw / 1e9, rw, points / rw / 1e6,
-      profile ? fk : NAN, profile ? rk : NAN, peak);
+      profile ? fk : NAN, profile ? rk : NAN, peak,
+      physnn_model_get_execution (model));
   return 0;
 }

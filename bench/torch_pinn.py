@@ -48,6 +48,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json")
+    ap.add_argument("--check", metavar="PREFIX",
+                    help="compare PREFIX.{u,ut,uxx}.f32 written by pinn-bench "
+                    "--dump with this model in float64 (relative max error)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     widths = [int(w) for w in args.widths.split(",")]
@@ -74,6 +77,21 @@ def main():
         u_xx = torch.autograd.grad(u_x.sum(), p)[0][:, 0:1]
         return u, u_t, u_xx
 
+    if args.check:
+        import numpy as np
+        x = np.fromfile(args.check + ".x.f32", dtype=np.float32).reshape(-1, widths[0])
+        m64 = build(widths).double()
+        p = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        u = m64(p)
+        g = torch.autograd.grad(u.sum(), p, create_graph=True)[0]
+        u_xx = torch.autograd.grad(g[:, 0].sum(), p)[0][:, 0]
+        ref = {"u": u.detach().numpy().ravel(), "ut": g[:, 1].detach().numpy(),
+               "uxx": u_xx.numpy()}
+        errs = {}
+        for k, r in ref.items():
+            ours = np.fromfile(f"{args.check}.{k}.f32", dtype=np.float32)
+            errs[k] = float(np.max(np.abs(ours - r)) / np.max(np.abs(r)))
+        print(json.dumps({"check": args.check, "relative_error": errs}))
     t_fwd = timed(forward, args.repeat, sync)
     t_res = timed(residual_inputs, args.repeat, sync)
     res = {
