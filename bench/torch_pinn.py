@@ -56,10 +56,14 @@ def main():
     widths = [int(w) for w in args.widths.split(",")]
     model = build(widths).eval()
     if args.onnx:
-        torch.onnx.export(model, torch.rand(8, widths[0]), args.onnx,
-                          input_names=["coords"], output_names=["u"],
-                          dynamic_axes={"coords": {0: "N"}, "u": {0: "N"}},
-                          opset_version=13)
+        kw = dict(input_names=["coords"], output_names=["u"],
+                  dynamic_axes={"coords": {0: "N"}, "u": {0: "N"}},
+                  opset_version=13)
+        try:        # the TorchScript exporter where PyTorch still has it
+            torch.onnx.export(model, torch.rand(8, widths[0]), args.onnx,
+                              dynamo=False, **kw)
+        except TypeError:
+            torch.onnx.export(model, torch.rand(8, widths[0]), args.onnx, **kw)
     dev = torch.device(args.device)
     model = model.to(dev)
     pts = torch.rand(args.points, widths[0], device=dev)

@@ -247,6 +247,8 @@ scan_depth (const ProtobufCMessageDescriptor *d, const guint8 *p,
 typedef struct {
   const gchar *path;
   GError **error;
+  gchar *dir;                   /* for external data; NULL when from memory */
+  GHashTable *files;            /* external file name -> GMappedFile */
 } Reader;
 
 static gboolean
@@ -340,6 +342,70 @@ onnx_type_name (gint32 t)
   return v ? v->name : "unknown";
 }
 
+/* External data (what recent PyTorch exporters write by default): a file
+ * beside the model, named by a relative path that must stay in the model's
+ * directory, and a byte range inside it, all checked. */
+static gboolean
+read_external (Reader *r, const Onnx__TensorProto *tp, const gchar *what,
+    const gchar *desc, guint8 *dst, gsize want)
+{
+  const gchar *location = NULL;
+  gint64 offset = 0, length = -1;
+
+  if (r->dir == NULL)
+    return rfail (r, "%s: the data is in an external file, which a model "
+        "read from memory cannot reach; load it from its file", what);
+  for (gsize i = 0; i < tp->n_external_data; i++) {
+    const Onnx__StringStringEntryProto *e = tp->external_data[i];
+    gchar *end = NULL;
+    if (e->key == NULL || e->value == NULL)
+      continue;
+    if (strcmp (e->key, "location") == 0)
+      location = e->value;
+    else if (strcmp (e->key, "offset") == 0)
+      offset = g_ascii_strtoll (e->value, &end, 10);
+    else if (strcmp (e->key, "length") == 0)
+      length = g_ascii_strtoll (e->value, &end, 10);
+    if (end && *end != '\0')
+      return rfail (r, "%s: external_data %s=\"%.64s\" is not a number", what,
+          e->key, e->value);
+  }
+  if (location == NULL || *location == '\0')
+    return rfail (r, "%s: external data without a location", what);
+  if (!check_name (r, location, "an external data location"))
+    return FALSE;
+  if (g_path_is_absolute (location) || strstr (location, "..") ||
+      strchr (location, '\\'))
+    return rfail (r, "%s: external data location \"%s\" must be a file name "
+        "beside the model", what, location);
+  if (offset < 0 || (length >= 0 && length != (gint64) want))
+    return rfail (r, "%s: external data length %" G_GINT64_FORMAT " at offset "
+        "%" G_GINT64_FORMAT ", expected %" G_GSIZE_FORMAT " bytes for %s", what,
+        length, offset, want, desc);
+
+  GMappedFile *mf = g_hash_table_lookup (r->files, location);
+  if (mf == NULL) {
+    g_autofree gchar *path = g_build_filename (r->dir, location, NULL);
+    GError *local = NULL;
+    mf = g_mapped_file_new (path, FALSE, &local);
+    if (mf == NULL) {
+      rfail (r, "%s: cannot read external data file %s: %s", what, path,
+          local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+    g_hash_table_insert (r->files, g_strdup (location), mf);
+  }
+  gsize fsize = g_mapped_file_get_length (mf);
+  if ((guint64) offset > fsize || want > fsize - (gsize) offset)
+    return rfail (r, "%s: external data range %" G_GINT64_FORMAT "+%"
+        G_GSIZE_FORMAT " is beyond the end of %s (%" G_GSIZE_FORMAT
+        " bytes)", what, offset, want, location, fsize);
+  if (want)
+    memcpy (dst, g_mapped_file_get_contents (mf) + offset, want);
+  return TRUE;
+}
+
 /* Converts a TensorProto, from raw_data or the typed repeated field. */
 static PhysnnTensor *
 read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
@@ -350,12 +416,8 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
 
   if (!check_name (r, tp->name, what))
     return NULL;
-  if (tp->has_data_location &&
-      tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-    rfail (r, "%s: the data is in an external file, which is not "
-        "supported; save the model with all tensors inside it", what);
-    return NULL;
-  }
+  gboolean external = tp->has_data_location &&
+      tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
   if (tp->segment) {
     rfail (r, "%s: segmented tensors are not supported", what);
     return NULL;
@@ -401,6 +463,14 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
   }
   guint8 *dst = _physnn_tensor_host (t, PHYSNN_ACCESS_WRITE);
   gsize n = (gsize) count;
+
+  if (external) {
+    if (!read_external (r, tp, what, desc, dst, n * esize)) {
+      g_object_unref (t);
+      return NULL;
+    }
+    return t;
+  }
 
   if (tp->has_raw_data) {
     if (tp->raw_data.len != n * esize) {
@@ -755,11 +825,11 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
  * physnn_onnx_model_load_from_bytes:
  * @label: names the data in messages (a file name)
  */
-PhysnnOnnxModel *
-physnn_onnx_model_load_from_bytes (GBytes *bytes, const gchar *label,
+static PhysnnOnnxModel *
+load_bytes (GBytes *bytes, const gchar *label, const gchar *dir,
     GError **error)
 {
-  Reader r = { label ? label : "(memory)", error };
+  Reader r = { label ? label : "(memory)", error, (gchar *) dir, NULL };
   gsize size = 0;
   const guint8 *data = g_bytes_get_data (bytes, &size);
 
@@ -780,9 +850,19 @@ physnn_onnx_model_load_from_bytes (GBytes *bytes, const gchar *label,
   if (mp == NULL)
     return rfail (&r, "not an ONNX model: protobuf decoding failed "
         "(truncated or corrupt file?)"), NULL;
+  r.files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) g_mapped_file_unref);
   PhysnnOnnxModel *m = from_proto (&r, mp);
   onnx__model_proto__free_unpacked (mp, NULL);
+  g_hash_table_unref (r.files);
   return m;
+}
+
+PhysnnOnnxModel *
+physnn_onnx_model_load_from_bytes (GBytes *bytes, const gchar *label,
+    GError **error)
+{
+  return load_bytes (bytes, label, NULL, error);
 }
 
 PhysnnOnnxModel *
@@ -816,7 +896,8 @@ physnn_onnx_model_load (const gchar *path, GError **error)
     return NULL;
   }
   g_autoptr (GBytes) bytes = g_bytes_new_take (contents, len);
-  return physnn_onnx_model_load_from_bytes (bytes, path, error);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  return load_bytes (bytes, path, dir, error);
 }
 
 /* ------------------------------------------------------------------------ */
