@@ -19,5 +19,8 @@ gboolean _physnn_cl_run (PhysnnGraph *graph, const PhysnnJetSpec *spec,
 
 PhysnnGraph *_physnn_model_get_graph (PhysnnModel *self);
 const PhysnnJetSpec *_physnn_model_get_jet_spec (PhysnnModel *self);
+/* The ONNX data model the graph was built from (initializer names, metadata):
+ * training writes it back with new weights. */
+const PhysnnOnnxModel *_physnn_model_get_onnx (PhysnnModel *self);
 
 G_END_DECLS

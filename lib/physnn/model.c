@@ -1216,3 +1216,9 @@ _physnn_model_get_jet_spec (PhysnnModel *self)
 {
   return &self->spec;
 }
+
+const PhysnnOnnxModel *
+_physnn_model_get_onnx (PhysnnModel *self)
+{
+  return self->onnx;
+}
