@@ -19,6 +19,7 @@
 #include "physnn/sensors.h"
 #include "physnn/colormap.h"
 #include "physnn/model.h"
+#include "physnn/encode.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__
