@@ -8,9 +8,14 @@ import os
 import tempfile
 import time
 
-import numpy as np
-import onnx
-import torch
+# libgomp's default spin-waiting makes torch's 2 threads up to 8x slower than
+# 1 when anything else runs on this 2-core machine (measured); passive
+# waiting costs nothing when it is idle. Read once, when torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
 
 import gi
 
@@ -18,6 +23,16 @@ gi.require_version("Physnn", "1.0")
 from gi.repository import GLib, Physnn  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def setup_torch(seed):
+    """Deterministic seeds; 2 threads unless PHYSNN_TORCH_THREADS says."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    threads = int(os.environ.get("PHYSNN_TORCH_THREADS", "2"))
+    torch.set_num_threads(threads)
+    print(f"torch {torch.__version__}, {threads} thread(s), seed {seed}",
+          flush=True)
 
 
 def export_onnx(model, example_inputs, input_names, path, metadata):
@@ -37,6 +52,7 @@ def export_onnx(model, example_inputs, input_names, path, metadata):
             entry.key, entry.value = k, v
         onnx.checker.check_model(m)
         onnx.save(m, tmp)
+        os.chmod(tmp, 0o644)   # mkstemp makes it private; a shipped file is not
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -55,13 +71,66 @@ def numpy_of(t):
         list(t.get_shape()))
 
 
+_models = {}
+_devices = {}
+
+
 def physnn_eval(path, inputs, device="cpu", derivatives=None):
-    """Runs an ONNX model through physnn; returns the list of outputs."""
-    m = Physnn.Model.new_from_file(path)
-    if derivatives:
-        m.set_derivatives(derivatives)
-    outs = m.run(Physnn.Device.new(device), [physnn_tensor(a) for a in inputs])
+    """Runs an ONNX model through physnn; returns the list of outputs (the
+    model outputs, then the requested derivatives). Models and devices are
+    cached: loading and OpenCL program building happen once per process."""
+    key = (path, os.stat(path).st_mtime_ns, derivatives or "")
+    if key not in _models:
+        m = Physnn.Model.new_from_file(path)
+        if derivatives:
+            m.set_derivatives(derivatives)
+        _models[key] = m
+    if device not in _devices:
+        _devices[device] = Physnn.Device.new(device)
+    outs = _models[key].run(_devices[device],
+                            [physnn_tensor(a) for a in inputs])
     return [numpy_of(t) for t in outs]
+
+
+def torch_derivatives(model, inputs, coord_index, names):
+    """u and the requested derivatives (names like "u_t", "u_xx" over the
+    columns x, t of inputs[coord_index]) by torch.autograd, float64."""
+    model = model.double()
+    args = [torch.tensor(np.asarray(a, np.float64)) for a in inputs]
+    pts = args[coord_index].requires_grad_(True)
+    u = model(*args)
+    col = {"x": 0, "t": 1}
+    out = [u.detach().numpy()]
+    for name in names:
+        d = u
+        for c in name.split("_", 1)[1]:
+            d = torch.autograd.grad(d.sum(), pts, create_graph=True)[0][:, col[c]:col[c] + 1]
+        out.append(d.detach().numpy())
+    model.float()
+    return out
+
+
+def verify_export(model, path, inputs, coord_index, derivatives="u_t,u_x,u_xx"):
+    """Runs the exported file through physnn on "cpu" and "opencl" and
+    compares the values and derivatives with the torch model (float64
+    autograd); prints and returns the largest absolute differences."""
+    names = derivatives.split(",")
+    ref = torch_derivatives(model, inputs, coord_index, names)
+    worst = {}
+    for device in ("cpu", "opencl"):
+        try:
+            got = physnn_eval(path, inputs, device, derivatives)
+        except GLib.Error as e:
+            print(f"physnn {device}: not available ({e.message})", flush=True)
+            continue
+        diffs = [float(np.max(np.abs(g.reshape(r.shape) - r)))
+                 for g, r in zip(got, ref)]
+        scale = [float(np.max(np.abs(r))) for r in ref]
+        print(f"physnn {device} vs torch, max |diff| (max |value|): " +
+              ", ".join(f"{n} {d:.2e} ({s:.2e})" for n, d, s in
+                        zip(["u"] + names, diffs, scale)), flush=True)
+        worst[device] = diffs
+    return worst
 
 
 def simulate(pde, times, **props):
@@ -94,6 +163,9 @@ class Timer:
     def __exit__(self, *a):
         self.seconds = time.time() - self.t0
 
+    def elapsed(self):
+        return time.time() - self.t0
+
 
 def mlp(widths, act=torch.nn.Tanh):
     layers = []
@@ -102,3 +174,11 @@ def mlp(widths, act=torch.nn.Tanh):
         if i < len(widths) - 2:
             layers.append(act())
     return torch.nn.Sequential(*layers)
+
+
+def device_name(spec):
+    """A human name of the physnn device a spec resolves to."""
+    if spec not in _devices:
+        _devices[spec] = Physnn.Device.new(spec)
+    d = _devices[spec]
+    return f"{d.get_kind().value_nick}: {d.get_name()}"
