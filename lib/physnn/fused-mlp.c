@@ -232,14 +232,16 @@ generate (PhysnnMlpPlan *p, guint local_mem, guint max_wg, gchar **why)
   guint rn = 8;
   while (rn > 1 && wmax % rn)
     rn /= 2;
-  guint rp = C == 1 ? 4 : 1;
+  /* Defaults from the H100 sweep (docs/performance.md): forward 8x4
+   * with 32 points per tile, jets 8x2 with 16. */
+  guint rp = C == 1 ? 4 : 2;
   if (g_getenv ("PHYSNN_MLP_RN"))
     rn = (guint) MAX (MIN (atoi (g_getenv ("PHYSNN_MLP_RN")), 16), 1);
   if (g_getenv ("PHYSNN_MLP_RP"))
     rp = (guint) MAX (MIN (atoi (g_getenv ("PHYSNN_MLP_RP")), 8), 1);
   if (wmax % rn)
     return not_mlp (why, "width %u not divisible by %u", wmax, rn);
-  guint P = 256;
+  guint P = C == 1 ? 32 : 16;
   while (P > rp && ((gsize) C * wmax * P * 4 > local_mem ||
           (wmax / rn) * (P / rp) > max_wg))
     P /= 2;

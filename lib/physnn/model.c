@@ -1058,14 +1058,31 @@ collect (PhysnnModel *self, PhysnnJetValue *outs)
     gint c = d->order == 1 ? physnn_jet_first (&self->spec, d->dir_a) :
         physnn_jet_second (&self->spec, d->dir_a, d->dir_b);
     gsize pshape[1] = { points };
+    /* A single-column float32 component is the derivative itself: hand it
+     * over as a view, still on the device if it was computed there. */
+    if (c >= 0 && (guint) c < v->n_comp && cols == 1 &&
+        physnn_tensor_get_dtype (v->comp[c]) == PHYSNN_DTYPE_FLOAT32) {
+      g_ptr_array_add (result, physnn_tensor_reshape (v->comp[c], 1, pshape,
+              NULL));
+      continue;
+    }
     PhysnnTensor *out = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, pshape);
     gfloat *dst = physnn_tensor_map (out, PHYSNN_MAP_WRITE, NULL);
     /* An output that does not depend on the coordinates has zero
      * derivatives. */
     if (c >= 0 && (guint) c < v->n_comp) {
       PhysnnTensor *src = v->comp[c];
-      for (gsize p = 0; p < points; p++)
-        dst[p] = (gfloat) physnn_tensor_get_value (src, p * cols + oc->column);
+      gsize n = 0;
+      if (physnn_tensor_get_dtype (src) == PHYSNN_DTYPE_FLOAT32) {
+        const gfloat *sp = physnn_tensor_map (src, PHYSNN_MAP_READ, &n);
+        for (gsize p = 0; p < points; p++)
+          dst[p] = sp[p * cols + oc->column];
+        physnn_tensor_unmap (src);
+      } else {
+        g_autofree gdouble *d = physnn_tensor_to_doubles (src, &n);
+        for (gsize p = 0; p < points; p++)
+          dst[p] = (gfloat) d[p * cols + oc->column];
+      }
     } else {
       memset (dst, 0, points * sizeof (gfloat));
     }
