@@ -20,6 +20,7 @@
 #include "physnn/colormap.h"
 #include "physnn/model.h"
 #include "physnn/encode.h"
+#include "physnn/grad.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__
