@@ -9,6 +9,7 @@
 
 #include "gstpdesrc.h"
 #include "gstpinninfer.h"
+#include "gstspikeenc.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -17,6 +18,7 @@ plugin_init (GstPlugin *plugin)
 
   ret |= GST_ELEMENT_REGISTER (pdesrc, plugin);
   ret |= GST_ELEMENT_REGISTER (pinninfer, plugin);
+  ret |= GST_ELEMENT_REGISTER (spikeenc, plugin);
   return ret;
 }
 

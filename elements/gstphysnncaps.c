@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "gstphysnncaps.h"
+#include "gstspikeevents.h"
 
 #include <string.h>
 
@@ -214,6 +215,50 @@ from_tensors (GstPhysnnTensorsInfo *info, const GstStructure *s,
   return TRUE;
 }
 
+/* A spike-event stream reads as its dense equivalent: uint8
+ * [steps][neurons], or [steps][2][neurons] with polarity. */
+static gboolean
+from_spike_events (GstPhysnnTensorsInfo *info, const GstStructure *s,
+    GError **error)
+{
+  gint neurons = 0, steps = 0;
+  gboolean polarity = FALSE;
+
+  if (!gst_structure_get_int (s, "neurons", &neurons) || neurons < 1 ||
+      !gst_structure_get_int (s, "steps", &steps) || steps < 1) {
+    g_autofree gchar *str = gst_structure_to_string (s);
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_PARSE,
+        "%s caps need positive integer fields neurons and steps: %s",
+        GST_SPIKE_EVENTS_MEDIA_TYPE, str);
+    return FALSE;
+  }
+  if (gst_structure_has_field (s, "polarity") &&
+      !gst_structure_get_boolean (s, "polarity", &polarity)) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_PARSE,
+        "%s caps: polarity must be a fixed boolean",
+        GST_SPIKE_EVENTS_MEDIA_TYPE);
+    return FALSE;
+  }
+  if ((guint64) neurons * (guint64) steps * (polarity ? 2 : 1) > G_MAXINT32) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_PARSE,
+        "%s caps: %d neurons x %d steps is more than 2^31 spikes per buffer",
+        GST_SPIKE_EVENTS_MEDIA_TYPE, neurons, steps);
+    return FALSE;
+  }
+  GstPhysnnTensorInfo *t = &info->tensors[0];
+  info->media = GST_PHYSNN_MEDIA_SPIKE_EVENTS;
+  info->n_tensors = 1;
+  info->spike_steps = (guint) steps;
+  info->spike_planes = polarity ? 2 : 1;
+  t->dtype = PHYSNN_DTYPE_UINT8;
+  t->rank = 0;
+  t->shape[t->rank++] = (gsize) steps;
+  if (polarity)
+    t->shape[t->rank++] = 2;
+  t->shape[t->rank++] = (gsize) neurons;
+  return TRUE;
+}
+
 gboolean
 gst_physnn_tensors_info_from_structure (GstPhysnnTensorsInfo *info,
     const GstStructure *s, GError **error)
@@ -304,6 +349,9 @@ gst_physnn_tensors_info_from_structure (GstPhysnnTensorsInfo *info,
     return TRUE;
   }
 
+  if (gst_structure_has_name (s, GST_SPIKE_EVENTS_MEDIA_TYPE))
+    return from_spike_events (info, s, error);
+
   g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
       "media type %s is not supported; expected other/tensors, audio/x-raw "
       "or video/x-raw", gst_structure_get_name (s));
@@ -322,9 +370,28 @@ gst_physnn_tensors_info_from_caps (GstPhysnnTensorsInfo *info,
       gst_caps_get_structure (caps, 0), error);
 }
 
+/* The event form of a dense spike train (info->spike_steps > 0). */
+GstCaps *
+gst_physnn_tensors_info_to_spike_events_caps (const GstPhysnnTensorsInfo
+    *info)
+{
+  const GstPhysnnTensorInfo *t = &info->tensors[0];
+  g_return_val_if_fail (info->spike_steps > 0 && info->spike_planes > 0,
+      NULL);
+  gsize neurons = gst_physnn_tensor_info_get_count (t) / info->spike_steps /
+      info->spike_planes;
+  return gst_caps_new_simple (GST_SPIKE_EVENTS_MEDIA_TYPE,
+      "neurons", G_TYPE_INT, (gint) neurons,
+      "steps", G_TYPE_INT, (gint) info->spike_steps,
+      "polarity", G_TYPE_BOOLEAN, info->spike_planes == 2,
+      "framerate", GST_TYPE_FRACTION, info->fps_n, info->fps_d, NULL);
+}
+
 GstCaps *
 gst_physnn_tensors_info_to_caps (const GstPhysnnTensorsInfo *info)
 {
+  if (info->media == GST_PHYSNN_MEDIA_SPIKE_EVENTS)
+    return gst_physnn_tensors_info_to_spike_events_caps (info);
   GString *types = g_string_new (NULL);
   GString *dims = g_string_new (NULL);
 

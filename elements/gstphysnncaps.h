@@ -32,6 +32,7 @@ typedef enum {
   GST_PHYSNN_MEDIA_TENSORS,
   GST_PHYSNN_MEDIA_AUDIO,
   GST_PHYSNN_MEDIA_VIDEO,
+  GST_PHYSNN_MEDIA_SPIKE_EVENTS,
 } GstPhysnnMedia;
 
 typedef struct {
@@ -51,6 +52,13 @@ typedef struct {
   gint fps_d;
   GstAudioInfo audio;
   GstVideoInfo video;
+  /* Spike trains: when spike_steps > 0, tensor 0 is a dense uint8 spike
+   * train [spike_steps][spike_planes][neurons…] (plane 0 on spikes, plane
+   * 1 off spikes) that can also travel as application/x-spike-events (see
+   * gstspikeevents.h); with media SPIKE_EVENTS it does, and the base class
+   * converts. */
+  guint spike_steps;
+  guint spike_planes;
 } GstPhysnnTensorsInfo;
 
 void gst_physnn_tensors_info_init (GstPhysnnTensorsInfo *info);
@@ -59,6 +67,8 @@ gboolean gst_physnn_tensors_info_from_caps (GstPhysnnTensorsInfo *info,
 gboolean gst_physnn_tensors_info_from_structure (GstPhysnnTensorsInfo *info,
     const GstStructure *s, GError **error);
 GstCaps *gst_physnn_tensors_info_to_caps (const GstPhysnnTensorsInfo *info);
+GstCaps *gst_physnn_tensors_info_to_spike_events_caps (
+    const GstPhysnnTensorsInfo *info);
 gboolean gst_physnn_tensors_info_is_equal (const GstPhysnnTensorsInfo *a,
     const GstPhysnnTensorsInfo *b);
 gboolean gst_physnn_tensor_info_same_layout (const GstPhysnnTensorInfo *x,

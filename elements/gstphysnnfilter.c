@@ -13,6 +13,7 @@
 #endif
 
 #include "gstphysnnfilter.h"
+#include "gstspikeevents.h"
 
 #include <gst/base/gstadapter.h>
 #include <string.h>
@@ -334,6 +335,14 @@ gst_physnn_filter_transform_caps (GstBaseTransform *trans,
         if (get_output_info (self, in, out, &error)) {
           result = gst_caps_merge (result,
               gst_physnn_tensors_info_to_caps (out));
+          /* A dense spike train may also leave as events, where the
+           * element's source template allows them. */
+          if (out->spike_steps > 0 && out->media == GST_PHYSNN_MEDIA_TENSORS) {
+            GstCaps *ev = gst_physnn_tensors_info_to_spike_events_caps (out);
+            GstCaps *ok = gst_caps_intersect (ev, templ);
+            gst_caps_unref (ev);
+            result = gst_caps_merge (result, ok);
+          }
           continue;
         }
         GST_DEBUG_OBJECT (self, "no output for %" GST_PTR_FORMAT ": %s", one,
@@ -428,6 +437,15 @@ gst_physnn_filter_prepare_output_buffer (GstBaseTransform *trans,
   GstPhysnnFilterPrivate *priv = PRIV (GST_PHYSNN_FILTER (trans));
   GstBaseTransformClass *bclass = GST_BASE_TRANSFORM_GET_CLASS (trans);
 
+  if (!gst_base_transform_is_passthrough (trans) && priv->configured &&
+      priv->out_info->media == GST_PHYSNN_MEDIA_SPIKE_EVENTS) {
+    /* Events: the size is known only after processing, see transform. */
+    *outbuf = gst_buffer_new ();
+    if (bclass->copy_metadata && !bclass->copy_metadata (trans, input,
+            *outbuf))
+      GST_WARNING_OBJECT (trans, "could not copy metadata");
+    return GST_FLOW_OK;
+  }
   if (gst_base_transform_is_passthrough (trans) || !priv->configured ||
       priv->out_info->media != GST_PHYSNN_MEDIA_TENSORS)
     return GST_BASE_TRANSFORM_CLASS
@@ -562,6 +580,23 @@ map_input (GstPhysnnFilter *self, GstBuffer *buf, TensorMapping *m,
   }
   m->whole = buf;
   const GstPhysnnTensorInfo *t = &info->tensors[0];
+
+  if (info->media == GST_PHYSNN_MEDIA_SPIKE_EVENTS) {
+    /* Events become the dense spike train they describe. */
+    guint64 n_events = 0;
+    gsize neurons = gst_physnn_tensor_info_get_count (t) / info->spike_steps /
+        info->spike_planes;
+    m->tensors[0] = physnn_tensor_new (PHYSNN_DTYPE_UINT8, t->rank, t->shape);
+    m->n = 1;
+    guint8 *dense = physnn_tensor_map (m->tensors[0], PHYSNN_MAP_WRITE, NULL);
+    gboolean ok = gst_spike_events_decode (m->whole_map.data,
+        m->whole_map.size, info->spike_steps, info->spike_planes,
+        (guint) neurons, dense, &n_events, error);
+    physnn_tensor_unmap (m->tensors[0]);
+    if (!ok)
+      mapping_clear (m);
+    return ok;
+  }
 
   if (info->media == GST_PHYSNN_MEDIA_AUDIO) {
     gsize frame = (gsize) GST_AUDIO_INFO_BPF (&info->audio);
@@ -713,6 +748,12 @@ gst_physnn_filter_transform (GstBaseTransform *trans, GstBuffer *inbuf,
       gst_physnn_filter_post_error (self, error, "mapping the output buffer");
       return GST_FLOW_ERROR;
     }
+  } else if (priv->out_info->media == GST_PHYSNN_MEDIA_SPIKE_EVENTS) {
+    /* The subclass writes the dense spike train; it becomes events below. */
+    const GstPhysnnTensorInfo *t = &priv->out_info->tensors[0];
+    out->tensors[0] = physnn_tensor_new (PHYSNN_DTYPE_UINT8, t->rank,
+        t->shape);
+    out->n = 1;
   }
 
   ret = klass->process (self, inbuf, in->tensors, in->n, outbuf, out->tensors,
@@ -722,6 +763,28 @@ gst_physnn_filter_transform (GstBaseTransform *trans, GstBuffer *inbuf,
   for (guint i = 0; i < out->n && ret == GST_FLOW_OK; i++) {
     physnn_tensor_map (out->tensors[i], PHYSNN_MAP_READ, NULL);
     physnn_tensor_unmap (out->tensors[i]);
+  }
+  if (ret == GST_FLOW_OK &&
+      priv->out_info->media == GST_PHYSNN_MEDIA_SPIKE_EVENTS) {
+    const GstPhysnnTensorsInfo *oi = priv->out_info;
+    guint64 n_events = 0;
+    gsize neurons = gst_physnn_tensor_info_get_count (&oi->tensors[0]) /
+        oi->spike_steps / oi->spike_planes;
+    const guint8 *dense = physnn_tensor_map (out->tensors[0],
+        PHYSNN_MAP_READ, NULL);
+    GstMemory *mem = gst_spike_events_encode (dense, oi->spike_steps,
+        oi->spike_planes, (guint) neurons, GST_BUFFER_PTS (outbuf),
+        GST_BUFFER_DURATION (outbuf), &n_events);
+    physnn_tensor_unmap (out->tensors[0]);
+    if (mem == NULL) {
+      mapping_clear (in);
+      mapping_clear (out);
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Cannot allocate %" G_GUINT64_FORMAT " spike events", n_events),
+          (NULL));
+      return GST_FLOW_ERROR;
+    }
+    gst_buffer_append_memory (outbuf, mem);
   }
   mapping_clear (in);
   mapping_clear (out);
