@@ -83,6 +83,27 @@ numel (guint rank, const gsize *shape)
   return n;
 }
 
+/* Intermediate values are bounded: a hostile or mistaken model must not be
+ * able to exhaust memory through broadcasting, outer products or padding. */
+#define MAX_VALUE_ELEMENTS (G_GUINT64_CONSTANT (1) << 31)
+
+static gboolean
+too_big (Run *r, guint rank, const gsize *shape)
+{
+  guint64 n = 1;
+  for (guint i = 0; i < rank; i++) {
+    if (shape[i] != 0 && n > MAX_VALUE_ELEMENTS / shape[i])
+      n = MAX_VALUE_ELEMENTS + 1;
+    else
+      n *= shape[i];
+  }
+  if (n <= MAX_VALUE_ELEMENTS)
+    return FALSE;
+  node_fail (r, PHYSNN_ERROR_SHAPE, "the result would have more than 2^31 "
+      "elements");
+  return TRUE;
+}
+
 /* Reads an int64 host vector (shape arithmetic). */
 static gboolean
 read_ints (Run *r, gint value, GArray **out, const gchar *what)
@@ -276,6 +297,8 @@ broadcast (Run *r, PhysnnTensor *a, PhysnnTensor *b, Bcast *bc)
     stride_a *= da;
     stride_b *= db;
   }
+  if (too_big (r, rank, bc->shape))
+    return FALSE;
   bc->n = numel (rank, bc->shape);
   return TRUE;
 }
@@ -477,7 +500,7 @@ matmul_shape (Run *r, PhysnnTensor *a, PhysnnTensor *b, guint *rank,
     shape[(*rank)++] = sa[ra - 2];
   if (rb >= 2)
     shape[(*rank)++] = sb[rb - 1];
-  return TRUE;
+  return !too_big (r, *rank, shape);
 }
 
 static gboolean
@@ -546,7 +569,7 @@ gemm_shape (Run *r, PhysnnTensor *a, PhysnnTensor *b, guint *rank,
   *rank = 2;
   shape[0] = M;
   shape[1] = N;
-  return TRUE;
+  return !too_big (r, 2, shape);
 }
 
 static gboolean
@@ -877,6 +900,8 @@ run_pad (Run *r)
     before[d] = b;
     shape[d] = xs[d] + (gsize) (b + e);
   }
+  if (too_big (r, xr, shape))
+    return FALSE;
   strides_of (xr, xs, in_str);
   gsize cnt = numel (xr, shape);
   PhysnnJetValue *I = &r->vals[n->inputs[0]], *O = &r->vals[n->outputs[0]];
@@ -1238,7 +1263,7 @@ conv_shape (Run *r, PhysnnTensor *x, PhysnnTensor *w, guint *rank,
         " and weight %" G_GSIZE_FORMAT "x%" G_GSIZE_FORMAT " do not fit group "
         "%" G_GSIZE_FORMAT, g.C, ws[0], ws[1], g.group);
   conv_out_shape (&g, g.M, rank, shape);
-  return TRUE;
+  return !too_big (r, *rank, shape);
 }
 
 static gboolean

@@ -344,17 +344,18 @@ onnx_type_name (gint32 t)
 
 /* External data (what recent PyTorch exporters write by default): a file
  * beside the model, named by a relative path that must stay in the model's
- * directory, and a byte range inside it, all checked. */
-static gboolean
-read_external (Reader *r, const Onnx__TensorProto *tp, const gchar *what,
-    const gchar *desc, guint8 *dst, gsize want)
+ * directory, and a byte range inside it, all checked before anything is
+ * allocated. Returns a pointer to the @want bytes in the mapped file. */
+static const guint8 *
+locate_external (Reader *r, const Onnx__TensorProto *tp, const gchar *what,
+    const gchar *desc, gsize want)
 {
   const gchar *location = NULL;
   gint64 offset = 0, length = -1;
 
   if (r->dir == NULL)
     return rfail (r, "%s: the data is in an external file, which a model "
-        "read from memory cannot reach; load it from its file", what);
+        "read from memory cannot reach; load it from its file", what), NULL;
   for (gsize i = 0; i < tp->n_external_data; i++) {
     const Onnx__StringStringEntryProto *e = tp->external_data[i];
     gchar *end = NULL;
@@ -368,20 +369,20 @@ read_external (Reader *r, const Onnx__TensorProto *tp, const gchar *what,
       length = g_ascii_strtoll (e->value, &end, 10);
     if (end && *end != '\0')
       return rfail (r, "%s: external_data %s=\"%.64s\" is not a number", what,
-          e->key, e->value);
+          e->key, e->value), NULL;
   }
   if (location == NULL || *location == '\0')
-    return rfail (r, "%s: external data without a location", what);
+    return rfail (r, "%s: external data without a location", what), NULL;
   if (!check_name (r, location, "an external data location"))
-    return FALSE;
+    return NULL;
   if (g_path_is_absolute (location) || strstr (location, "..") ||
       strchr (location, '\\'))
     return rfail (r, "%s: external data location \"%s\" must be a file name "
-        "beside the model", what, location);
+        "beside the model", what, location), NULL;
   if (offset < 0 || (length >= 0 && length != (gint64) want))
-    return rfail (r, "%s: external data length %" G_GINT64_FORMAT " at offset "
-        "%" G_GINT64_FORMAT ", expected %" G_GSIZE_FORMAT " bytes for %s", what,
-        length, offset, want, desc);
+    return rfail (r, "%s: external data length %" G_GINT64_FORMAT " at "
+        "offset %" G_GINT64_FORMAT ", expected %" G_GSIZE_FORMAT " bytes for "
+        "%s", what, length, offset, want, desc), NULL;
 
   GMappedFile *mf = g_hash_table_lookup (r->files, location);
   if (mf == NULL) {
@@ -392,7 +393,7 @@ read_external (Reader *r, const Onnx__TensorProto *tp, const gchar *what,
       rfail (r, "%s: cannot read external data file %s: %s", what, path,
           local->message);
       g_error_free (local);
-      return FALSE;
+      return NULL;
     }
     g_hash_table_insert (r->files, g_strdup (location), mf);
   }
@@ -400,10 +401,8 @@ read_external (Reader *r, const Onnx__TensorProto *tp, const gchar *what,
   if ((guint64) offset > fsize || want > fsize - (gsize) offset)
     return rfail (r, "%s: external data range %" G_GINT64_FORMAT "+%"
         G_GSIZE_FORMAT " is beyond the end of %s (%" G_GSIZE_FORMAT
-        " bytes)", what, offset, want, location, fsize);
-  if (want)
-    memcpy (dst, g_mapped_file_get_contents (mf) + offset, want);
-  return TRUE;
+        " bytes)", what, offset, want, location, fsize), NULL;
+  return (const guint8 *) g_mapped_file_get_contents (mf) + offset;
 }
 
 /* Converts a TensorProto, from raw_data or the typed repeated field. */
@@ -456,84 +455,88 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
     desc = g_string_free (s, FALSE);
   }
 
+  gsize n = (gsize) count;
+
+  /* The data must be there before anything is allocated: a hostile file
+   * can claim any dimensions. */
+  const guint8 *src = NULL;
+  if (external) {
+    src = locate_external (r, tp, what, desc, n * esize);
+    if (src == NULL)
+      return NULL;
+  } else if (tp->has_raw_data) {
+    if (tp->raw_data.len != n * esize) {
+      rfail (r, "%s: raw_data has %zu bytes, expected %" G_GSIZE_FORMAT
+          " for %s", what, tp->raw_data.len, n * esize, desc);
+      return NULL;
+    }
+    src = tp->raw_data.data;
+  } else {
+    gsize have = 0;
+    const gchar *field;
+    switch (tp->data_type) {
+      case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        have = tp->n_float_data, field = "float_data";
+        break;
+      case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        have = tp->n_double_data, field = "double_data";
+        break;
+      case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        have = tp->n_int64_data, field = "int64_data";
+        break;
+      case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
+      case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+        have = tp->n_uint64_data, field = "uint64_data";
+        break;
+      default:
+        have = tp->n_int32_data, field = "int32_data";
+        break;
+    }
+    if (have != n) {
+      rfail (r, "%s: %s has %zu values, expected %" G_GSIZE_FORMAT " for %s "
+          "(and there is no raw_data)", what, field, have, n, desc);
+      return NULL;
+    }
+  }
+
   PhysnnTensor *t = physnn_tensor_new (dt, (guint) tp->n_dims, shape);
   if (t == NULL) {
     rfail (r, "%s: cannot allocate %s", what, desc);
     return NULL;
   }
   guint8 *dst = _physnn_tensor_host (t, PHYSNN_ACCESS_WRITE);
-  gsize n = (gsize) count;
-
-  if (external) {
-    if (!read_external (r, tp, what, desc, dst, n * esize)) {
-      g_object_unref (t);
-      return NULL;
-    }
-    return t;
-  }
-
-  if (tp->has_raw_data) {
-    if (tp->raw_data.len != n * esize) {
-      rfail (r, "%s: raw_data has %zu bytes, expected %" G_GSIZE_FORMAT
-          " for %s", what, tp->raw_data.len, n * esize, desc);
-      g_object_unref (t);
-      return NULL;
-    }
+  if (src) {
     if (n)
-      memcpy (dst, tp->raw_data.data, n * esize);
+      memcpy (dst, src, n * esize);
     return t;
   }
 
-  /* Typed fields: which one holds the data depends on the type. */
-  gsize have = 0;
-  const gchar *field = NULL;
+  /* Typed fields (counts checked above). */
   switch (tp->data_type) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
-      have = tp->n_float_data;
-      field = "float_data";
-      if (have == n)
-        memcpy (dst, tp->float_data, n * 4);
+      memcpy (dst, tp->float_data, n * 4);
       break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
-      have = tp->n_double_data;
-      field = "double_data";
-      if (have == n)
-        memcpy (dst, tp->double_data, n * 8);
+      memcpy (dst, tp->double_data, n * 8);
       break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
-      have = tp->n_int64_data;
-      field = "int64_data";
-      if (have == n)
-        memcpy (dst, tp->int64_data, n * 8);
+      memcpy (dst, tp->int64_data, n * 8);
       break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
-      have = tp->n_uint64_data;
-      field = "uint64_data";
-      if (have == n)
-        for (gsize i = 0; i < n; i++)
-          _physnn_dtype_write (dt, dst, i, (gdouble) tp->uint64_data[i]);
+      for (gsize i = 0; i < n; i++)
+        _physnn_dtype_write (dt, dst, i, (gdouble) tp->uint64_data[i]);
       break;
     default:
       /* int32, int16, int8, uint16, uint8, bool and float16 (as bits) */
-      have = tp->n_int32_data;
-      field = "int32_data";
-      if (have == n) {
-        for (gsize i = 0; i < n; i++) {
-          gint32 v = tp->int32_data[i];
-          if (dt == PHYSNN_DTYPE_FLOAT16)
-            ((guint16 *) dst)[i] = (guint16) v;
-          else
-            _physnn_dtype_write (dt, dst, i, (gdouble) v);
-        }
+      for (gsize i = 0; i < n; i++) {
+        gint32 v = tp->int32_data[i];
+        if (dt == PHYSNN_DTYPE_FLOAT16)
+          ((guint16 *) dst)[i] = (guint16) v;
+        else
+          _physnn_dtype_write (dt, dst, i, (gdouble) v);
       }
       break;
-  }
-  if (have != n) {
-    rfail (r, "%s: %s has %zu values, expected %" G_GSIZE_FORMAT " for %s "
-        "(and there is no raw_data)", what, field, have, n, desc);
-    g_object_unref (t);
-    return NULL;
   }
   return t;
 }
