@@ -1597,7 +1597,7 @@ physnn_loss_hessian_vector_product (
         physnn_tensor_get_n_elements (vector), n);
     return NULL;
   }
-  g_autofree gdouble *v = physnn_tensor_to_doubles (vector, NULL);
+  g_autofree gdouble *v = physnn_tensor_to_doubles (vector, &n);
   g_autofree gdouble *hv = g_new (gdouble, n);
   if (!_physnn_loss_hvp (self, v, hv, error))
     return NULL;

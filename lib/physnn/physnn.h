@@ -21,6 +21,7 @@
 #include "physnn/model.h"
 #include "physnn/encode.h"
 #include "physnn/grad.h"
+#include "physnn/optim.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__

@@ -72,7 +72,7 @@ static gint
 fail (Parser *ps, const gchar *what)
 {
   if (ps->error && *ps->error == NULL)
-    g_set_error (ps->error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+    g_set_error (ps->error, PHYSNN_ERROR, PHYSNN_ERROR_PARSE,
         "expression \"%s\", column %d: %s", ps->text,
         (gint)(ps->p - ps->text) + 1, what);
   return -1;

@@ -14,7 +14,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&         \
     defined(__ELF__)
-#define MULTI __attribute__ ((target_clones ("arch=haswell", "default")))
+#define MULTI __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
 #else
 #define MULTI
 #endif

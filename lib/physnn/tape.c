@@ -283,12 +283,48 @@ unary_jet_vjp (const PhysnnJetSpec *s, guint n_comp, gdouble f1, gdouble f2,
   }
 }
 
+/* f', f'' and f''' at every element; from the forward output where that
+ * saves a transcendental (tanh, sigmoid, exp). */
+static void
+unary_derivatives (const PhysnnNode *n, gsize len, const gdouble *x,
+    const gdouble *y, gdouble *f1, gdouble *f2, gdouble *f3)
+{
+  switch (n->kind) {
+    case PHYSNN_OP_TANH:
+      for (gsize i = 0; i < len; i++) {
+        gdouble t = y[i], s = 1 - t * t;
+        f1[i] = s;
+        f2[i] = -2 * t * s;
+        f3[i] = -2 * s * (1 - 3 * t * t);
+      }
+      return;
+    case PHYSNN_OP_SIGMOID:
+      for (gsize i = 0; i < len; i++) {
+        gdouble s = y[i], d = s * (1 - s);
+        f1[i] = d;
+        f2[i] = d * (1 - 2 * s);
+        f3[i] = d * (1 - 6 * s + 6 * s * s);
+      }
+      return;
+    case PHYSNN_OP_EXP:
+      for (gsize i = 0; i < len; i++)
+        f1[i] = f2[i] = f3[i] = y[i];
+      return;
+    default:
+      for (gsize i = 0; i < len; i++)
+        unary3 (n->kind, &n->attrs, x[i], &f1[i], &f2[i], &f3[i]);
+  }
+}
+
+/* The rule of unary_jet_vjp() as loops over elements (vectorisable). */
 static gboolean
 back_unary (PhysnnTape *t, const PhysnnNode *n)
 {
   PhysnnJetValue *X = &t->vals[n->inputs[0]];
+  PhysnnJetValue *Y = &t->vals[n->outputs[0]];
   PhysnnJetValue *Yb = &t->bars[n->outputs[0]];
   PhysnnJetValue *Xb = bar_of (t, n->inputs[0]);
+  const PhysnnJetSpec *s = &t->spec;
   if (Xb == NULL || Yb->n_comp == 0)
     return TRUE;
   guint nc = MIN (X->n_comp, Yb->n_comp);
@@ -300,17 +336,41 @@ back_unary (PhysnnTape *t, const PhysnnNode *n)
     yb[c] = CD (Yb->comp[c]);
     xb[c] = D (Xb->comp[c]);
   }
-  for (gsize i = 0; i < len; i++) {
-    gdouble f1, f2, f3, xi[PHYSNN_MAX_COMPONENTS], ybi[PHYSNN_MAX_COMPONENTS],
-        xbi[PHYSNN_MAX_COMPONENTS] = { 0 };
-    unary3 (n->kind, &n->attrs, x[0][i], &f1, &f2, &f3);
-    for (guint c = 0; c < nc; c++) {
-      xi[c] = x[c][i];
-      ybi[c] = yb[c][i];
+  g_autofree gdouble *f = g_new (gdouble, 3 * MAX (len, 1));
+  gdouble *restrict f1 = f, *restrict f2 = f + len, *restrict f3 = f + 2 * len;
+  unary_derivatives (n, len, x[0], CD (Y->comp[0]), f1, f2, f3);
+
+  gdouble *restrict x0b = xb[0];
+  const gdouble *restrict y0b = yb[0];
+  for (gsize i = 0; i < len; i++)
+    x0b[i] += y0b[i] * f1[i];
+  if (nc <= 1)
+    return TRUE;
+  for (guint d = 0; d < s->n_first; d++) {
+    gdouble *restrict xdb = xb[1 + d];
+    const gdouble *restrict ydb = yb[1 + d], *restrict xd = x[1 + d];
+    for (gsize i = 0; i < len; i++) {
+      xdb[i] += ydb[i] * f1[i];
+      x0b[i] += ydb[i] * f2[i] * xd[i];
     }
-    unary_jet_vjp (&t->spec, nc, f1, f2, f3, xi, ybi, xbi);
-    for (guint c = 0; c < nc; c++)
-      xb[c][i] += xbi[c];
+  }
+  for (guint q = 0; q < s->n_second; q++) {
+    guint a = 1 + s->second_dirs[q][0], b = 1 + s->second_dirs[q][1];
+    guint c = 1 + s->n_first + q;
+    const gdouble *restrict yqb = yb[c], *restrict xq = x[c];
+    const gdouble *restrict xa = x[a], *restrict xbv = x[b];
+    gdouble *restrict xqb = xb[c];
+    for (gsize i = 0; i < len; i++) {
+      xqb[i] += yqb[i] * f1[i];
+      x0b[i] += yqb[i] * (f3[i] * xa[i] * xbv[i] + f2[i] * xq[i]);
+    }
+    /* separate loops: a and b may be the same component */
+    gdouble *restrict xab = xb[a];
+    for (gsize i = 0; i < len; i++)
+      xab[i] += yqb[i] * f2[i] * xbv[i];
+    gdouble *restrict xbb = xb[b];
+    for (gsize i = 0; i < len; i++)
+      xbb[i] += yqb[i] * f2[i] * xa[i];
   }
   return TRUE;
 }
@@ -722,10 +782,18 @@ back_gemm (PhysnnTape *t, const PhysnnNode *n)
       for (guint o = 0; o < MIN (Cb->n_comp, c.Yb->n_comp); o++) {
         const gdouble *yb = CD (c.Yb->comp[o]);
         gdouble *cb = D (Cb->comp[o]);
+        gdouble beta = n->attrs.beta;
+        if (bc.rank == 2 && bc.sb[0] == 0 && bc.sb[1] == 1) {
+          /* a bias row: sum the cotangent over points */
+          for (gsize i = 0; i < c.g.M; i++)
+            for (gsize j = 0; j < c.g.N; j++)
+              cb[j] += beta * yb[i * c.g.N + j];
+          continue;
+        }
         for (gsize i = 0; i < bc.n; i++) {
           gsize oa, ob;
           bcast_offsets (&bc, i, &oa, &ob);
-          cb[ob] += n->attrs.beta * yb[i];
+          cb[ob] += beta * yb[i];
         }
       }
     }
