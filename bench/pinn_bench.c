@@ -70,6 +70,16 @@ measure_peak (PhysnnDevice *dev)
   return best / 1e9;
 }
 
+/* JSON has no NaN: unmeasured figures are null. */
+static const gchar *
+num (gchar *buf, gdouble v)
+{
+  if (isnan (v))
+    return "null";
+  g_snprintf (buf, 32, "%.6g", v);
+  return buf;
+}
+
 static guint64
 forward_flops (PhysnnModel *model)
 {
@@ -187,15 +197,16 @@ main (int argc, char **argv)
     }
   }
   guint64 flops = forward_flops (model);
+  gchar b[4][32];
   g_print ("{\"tool\": \"physnn (%s)\", \"device\": \"%s\", \"points\": %d, "
       "\"forward_s\": %.6g, \"forward_mpts\": %.6g, \"forward_gflops\": %.6g, "
       "\"residual_s\": %.6g, \"residual_mpts\": %.6g, "
-      "\"forward_kernel_s\": %.6g, \"residual_kernel_s\": %.6g, "
-      "\"peak_gflops\": %.6g, \"execution\": \"%s\"}\n",
-      physnn_device_get_spec (dev),
-      physnn_device_get_name (dev), points, fw, points / fw / 1e6,
-      points * (gdouble) flops / fw / 1e9, rw, points / rw / 1e6,
-      profile ? fk : NAN, profile ? rk : NAN, peak,
+      "\"forward_kernel_s\": %s, \"residual_kernel_s\": %s, "
+      "\"peak_gflops\": %s, \"execution\": \"%s\"}\n",
+      physnn_device_get_spec (dev), physnn_device_get_name (dev), points, fw,
+      points / fw / 1e6, points * (gdouble) flops / fw / 1e9, rw,
+      points / rw / 1e6, num (b[0], profile ? fk : NAN),
+      num (b[1], profile ? rk : NAN), num (b[2], peak),
       physnn_model_get_execution (model));
   return 0;
 }

@@ -1119,9 +1119,15 @@ _physnn_device_pick_local_size (PhysnnDevice *self, cl_kernel kernel,
     multiple = 1;
   gsize local = multiple;
   /* Grow to 4 wavefronts where the kernel allows it; more rarely helps the
-   * streaming kernels and hurts occupancy on register-heavy ones. */
-  while (local * 2 <= max_wg && local * 2 <= 4 * multiple && local < global)
+   * streaming kernels and hurts occupancy on register-heavy ones. Small
+   * launches keep at least one work-group per compute unit, so that a CPU
+   * device uses all its cores on a 256-point buffer. */
+  gsize per_cu = global / MAX (self->compute_units, 1);
+  while (local * 2 <= max_wg && local * 2 <= 4 * multiple && local < global &&
+      local * 2 <= MAX (per_cu, multiple))
     local *= 2;
+  if (local > per_cu && per_cu >= 1 && multiple > per_cu)
+    local = per_cu;
   return MAX (local, 1);
 }
 
