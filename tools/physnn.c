@@ -1,12 +1,16 @@
 /* physnn — the command-line tool.
  *
  *   physnn devices [-v]     list compute devices (what device= accepts)
+ *   physnn inspect MODEL    describe an ONNX model
+ *   physnn infer MODEL ...  evaluate a PINN on a grid
  *   physnn version          print the library version
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <physnn/physnn.h>
 #include <physnn/device-private.h>
+
+#include "commands.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -89,6 +93,9 @@ static const struct {
   const gchar *help;
 } commands[] = {
   {"devices", cmd_devices, "list compute devices (values for device=)"},
+  {"inspect", physnn_cmd_inspect, "describe an ONNX model"},
+  {"infer", physnn_cmd_infer, "evaluate a PINN on a grid, compare with the "
+        "simulator"},
   {"version", cmd_version, "print the version"},
 };
 
