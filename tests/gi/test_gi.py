@@ -58,6 +58,39 @@ class Tensors(unittest.TestCase):
         self.assertEqual(list(y.to_doubles()), [3, 5, 7, 9, 11])
 
 
+class Models(unittest.TestCase):
+    def test_builtin_heat_pinn(self):
+        m = Physnn.Model.new_builtin("heat1d-pinn")
+        self.assertEqual(m.get_coordinate_names(), "x,t")
+        self.assertEqual(m.get_metadata("physnn.pde"), "u_t - 0.1*u_xx")
+        m.set_derivatives("u_t,u_xx")
+        self.assertEqual(m.get_n_derivatives(), 2)
+        xs = [i / 10 for i in range(11)]
+        flat = []
+        for x in xs:
+            flat += [x, 0.0]
+        pts = Physnn.Tensor.new_from_doubles(Physnn.DType.FLOAT32, [11, 2], flat)
+        for spec in ("cpu", "auto"):
+            u, u_t, u_xx = m.run(Physnn.Device.new(spec), [pts])
+            self.assertEqual(list(u.get_shape()), [11, 1])
+            self.assertEqual(list(u_t.get_shape()), [11])
+            # the initial condition is built into this model
+            for x, v in zip(xs, u.to_doubles()):
+                self.assertAlmostEqual(v, math.sin(math.pi * x), places=5)
+            # and the PDE holds: u_t = 0.1 u_xx
+            for a, b in zip(u_t.to_doubles(), u_xx.to_doubles()):
+                self.assertLess(abs(a - 0.1 * b), 1e-3)
+
+    def test_errors(self):
+        with self.assertRaises(GLib.Error) as ctx:
+            Physnn.Model.new_builtin("no-such-model")
+        self.assertIn("heat1d-pinn", ctx.exception.message)
+        m = Physnn.Model.new_builtin("heat1d-pinn")
+        with self.assertRaises(GLib.Error) as ctx:
+            m.set_derivatives("u_q")
+        self.assertIn('"q" is not a coordinate', ctx.exception.message)
+
+
 class Simulator(unittest.TestCase):
     def test_heat_against_exact(self):
         sim = Physnn.Simulator.new(Physnn.PdeKind.HEAT_1D)
