@@ -96,6 +96,8 @@ static const struct {
   {"inspect", physnn_cmd_inspect, "describe an ONNX model"},
   {"infer", physnn_cmd_infer, "evaluate a PINN on a grid, compare with the "
         "simulator"},
+  {"train", physnn_cmd_train, "train a PINN for a PDE, or fine-tune a "
+        "model on data or physics"},
   {"version", cmd_version, "print the version"},
 };
 

@@ -29,4 +29,12 @@ const PhysnnParamSet *_physnn_loss_get_param_set (PhysnnLoss *self);
 gboolean _physnn_loss_residual_sq (PhysnnLoss *self, guint term,
     PhysnnTensor **inputs, guint n_inputs, gdouble *out, GError **error);
 
+/* Replaces a data term's inputs and targets together (a new batch). */
+gboolean _physnn_loss_set_term_data (PhysnnLoss *self, guint term,
+    PhysnnTensor **inputs, guint n_inputs, PhysnnTensor *target,
+    GError **error);
+/* The term's current inputs (float64 copies, owned by the loss). */
+PhysnnTensor **_physnn_loss_get_term_inputs (PhysnnLoss *self, guint term,
+    guint *n_inputs);
+
 G_END_DECLS

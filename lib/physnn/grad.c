@@ -782,6 +782,29 @@ physnn_loss_set_term_inputs (PhysnnLoss *self, guint term,
   return TRUE;
 }
 
+gboolean
+_physnn_loss_set_term_data (PhysnnLoss *self, guint term,
+    PhysnnTensor **inputs, guint n_inputs, PhysnnTensor *target,
+    GError **error)
+{
+  g_return_val_if_fail (term < self->terms->len, FALSE);
+  Term *t = g_ptr_array_index (self->terms, term);
+  if (!take_inputs (self, t, inputs, n_inputs, error))
+    return FALSE;
+  g_clear_object (&t->target);
+  t->target = physnn_tensor_convert (target, PHYSNN_DTYPE_FLOAT64);
+  return TRUE;
+}
+
+PhysnnTensor **
+_physnn_loss_get_term_inputs (PhysnnLoss *self, guint term, guint *n_inputs)
+{
+  g_return_val_if_fail (term < self->terms->len, NULL);
+  Term *t = g_ptr_array_index (self->terms, term);
+  *n_inputs = t->n_inputs;
+  return t->inputs;
+}
+
 /**
  * physnn_loss_set_term_weight:
  * @self: a #PhysnnLoss

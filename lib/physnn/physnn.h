@@ -22,6 +22,8 @@
 #include "physnn/encode.h"
 #include "physnn/grad.h"
 #include "physnn/optim.h"
+#include "physnn/npy.h"
+#include "physnn/train.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__

@@ -14,6 +14,8 @@
 
 #include <glib.h>
 
+#include "physnn/onnx-private.h"
+
 G_BEGIN_DECLS
 
 typedef struct _PhysnnRx PhysnnRx;
@@ -37,5 +39,13 @@ void _physnn_rx_eval (PhysnnRx *rx, gsize n, const gdouble *const *sym,
 void _physnn_rx_vjp (PhysnnRx *rx, gsize n, const gdouble *const *sym,
     const gsize *stride, const gdouble *r_bar, gdouble **sym_bar,
     const gsize *stride_bar, gdouble *r);
+
+/* Appends ONNX nodes computing the expression to @m (numbers become
+ * float32 Constant nodes; symbols are the value names @resolve gives, NULL
+ * for an unknown one). Returns the name of the result value. */
+typedef const gchar *(*PhysnnRxResolve) (gpointer user, const gchar *symbol);
+gchar *_physnn_rx_to_onnx (PhysnnRx *rx, PhysnnOnnxModel *m,
+    const gchar *prefix, PhysnnRxResolve resolve, gpointer user,
+    GError **error);
 
 G_END_DECLS

@@ -465,3 +465,100 @@ _physnn_rx_vjp (PhysnnRx *rx, gsize n, const gdouble *const *sym,
     }
   }
 }
+
+static gchar *
+onnx_node (PhysnnOnnxModel *m, const gchar *prefix, guint i, const gchar *op,
+    const gchar *a, const gchar *b)
+{
+  gchar *out = g_strdup_printf ("%s%u", prefix, i);
+  g_autofree gchar *nname = g_strdup_printf ("%s%s%u", prefix, op, i);
+  PhysnnOnnxNode *n = physnn_onnx_node_new (op, nname);
+  g_ptr_array_add (n->inputs, g_strdup (a));
+  if (b)
+    g_ptr_array_add (n->inputs, g_strdup (b));
+  g_ptr_array_add (n->outputs, g_strdup (out));
+  g_ptr_array_add (m->nodes, n);
+  return out;
+}
+
+gchar *
+_physnn_rx_to_onnx (PhysnnRx *rx, PhysnnOnnxModel *m, const gchar *prefix,
+    PhysnnRxResolve resolve, gpointer user, GError **error)
+{
+  const Instr *code = (const Instr *) rx->code->data;
+  guint len = rx->code->len;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  static const gchar *fn_op[] = {
+    [I_SIN] = "Sin",[I_COS] = "Cos",[I_EXP] = "Exp",[I_LOG] = "Log",
+    [I_SQRT] = "Sqrt",[I_ABS] = "Abs",[I_TANH] = "Tanh",[I_TAN] = NULL,
+  };
+
+  for (guint i = 0; i < len; i++) {
+    const Instr *in = &code[i];
+    const gchar *a = in->a >= 0 ? g_ptr_array_index (names, in->a) : NULL;
+    const gchar *b = in->b >= 0 ? g_ptr_array_index (names, in->b) : NULL;
+    gchar *out = NULL;
+    switch (in->op) {
+      case I_NUM:{
+        gsize shape[1] = { 1 };
+        PhysnnTensor *t = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, shape);
+        physnn_tensor_set_value (t, 0, in->num);
+        out = g_strdup_printf ("%s%u", prefix, i);
+        g_autofree gchar *nname = g_strdup_printf ("%sConstant%u", prefix, i);
+        PhysnnOnnxNode *n = physnn_onnx_node_new ("Constant", nname);
+        PhysnnOnnxAttribute *at = physnn_onnx_attribute_new ("value",
+            PHYSNN_ONNX_ATTR_TENSOR);
+        at->t = t;
+        g_ptr_array_add (n->attributes, at);
+        g_ptr_array_add (n->outputs, g_strdup (out));
+        g_ptr_array_add (m->nodes, n);
+        break;
+      }
+      case I_SYM:{
+        const gchar *sym = g_ptr_array_index (rx->symbols, in->sym);
+        const gchar *v = resolve (user, sym);
+        if (v == NULL) {
+          g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+              "\"%s\": unknown symbol \"%s\"", rx->text, sym);
+          return NULL;
+        }
+        out = g_strdup (v);
+        break;
+      }
+      case I_ADD:
+        out = onnx_node (m, prefix, i, "Add", a, b);
+        break;
+      case I_SUB:
+        out = onnx_node (m, prefix, i, "Sub", a, b);
+        break;
+      case I_MUL:
+        out = onnx_node (m, prefix, i, "Mul", a, b);
+        break;
+      case I_DIV:
+        out = onnx_node (m, prefix, i, "Div", a, b);
+        break;
+      case I_POW:
+        if (code[in->b].op != I_NUM) {
+          g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
+              "\"%s\": only constant exponents can be part of a model",
+              rx->text);
+          return NULL;
+        }
+        out = onnx_node (m, prefix, i, "Pow", a, b);
+        break;
+      case I_NEG:
+        out = onnx_node (m, prefix, i, "Neg", a, NULL);
+        break;
+      default:
+        if (fn_op[in->op] == NULL) {
+          g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
+              "\"%s\": tan() cannot be part of a model (write "
+              "sin()/cos())", rx->text);
+          return NULL;
+        }
+        out = onnx_node (m, prefix, i, fn_op[in->op], a, NULL);
+    }
+    g_ptr_array_add (names, out);
+  }
+  return g_strdup (g_ptr_array_index (names, len - 1));
+}
