@@ -20,6 +20,7 @@
 #include "physnn/colormap.h"
 #include "physnn/model.h"
 #include "physnn/encode.h"
+#include "physnn/nir.h"
 #include "physnn/grad.h"
 #include "physnn/optim.h"
 #include "physnn/npy.h"
