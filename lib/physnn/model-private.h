@@ -24,3 +24,10 @@ const PhysnnJetSpec *_physnn_model_get_jet_spec (PhysnnModel *self);
 const PhysnnOnnxModel *_physnn_model_get_onnx (PhysnnModel *self);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+/* model.c: physnn_model_run() on the reference path with float64 results
+ * (outputs, then derivatives, one value per point). */
+GPtrArray *_physnn_model_run_reference_f64 (PhysnnModel *self,
+    PhysnnTensor **inputs, guint n_inputs, GError **error);
+G_END_DECLS

@@ -1239,3 +1239,59 @@ _physnn_model_get_onnx (PhysnnModel *self)
 {
   return self->onnx;
 }
+
+/* ------------------------------------------------------------------------ */
+/* For the PDE residual (pde.c): the reference path's float64 results. */
+
+/* As physnn_model_run() on the reference path, but the outputs and
+ * derivatives are handed over in float64, as the reference executor
+ * computed them: a residual is a difference of nearly cancelling terms, and
+ * rounding each term to float32 first would cost it digits. */
+GPtrArray *
+_physnn_model_run_reference_f64 (PhysnnModel *self, PhysnnTensor **inputs,
+    guint n_inputs, GError **error)
+{
+  g_return_val_if_fail (PHYSNN_IS_MODEL (self), NULL);
+  if (!check_inputs (self, inputs, n_inputs, error))
+    return NULL;
+  guint n_out = self->graph->outputs->len;
+  g_autofree PhysnnJetValue *outs = g_new0 (PhysnnJetValue, n_out);
+  if (!physnn_graph_run_reference (self->graph, &self->spec, inputs, outs,
+          error)) {
+    for (guint o = 0; o < n_out; o++)
+      physnn_jet_value_clear (&outs[o]);
+    return NULL;
+  }
+  GPtrArray *result = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint o = 0; o < n_out; o++)
+    g_ptr_array_add (result, physnn_tensor_convert (outs[o].comp[0],
+            PHYSNN_DTYPE_FLOAT64));
+  for (guint i = 0; i < self->n_derivatives; i++) {
+    const Derivative *d = &self->derivatives[i];
+    const OutputComponent *oc = &g_array_index (self->components,
+        OutputComponent, d->component);
+    PhysnnJetValue *v = &outs[oc->output];
+    guint rank;
+    const gsize *shape = physnn_tensor_get_shape (v->comp[0], &rank);
+    gsize cols = rank ? shape[rank - 1] : 1;
+    gsize points = physnn_tensor_get_n_elements (v->comp[0]) / MAX (cols, 1);
+    gint c = d->order == 1 ? physnn_jet_first (&self->spec, d->dir_a) :
+        physnn_jet_second (&self->spec, d->dir_a, d->dir_b);
+    gsize pshape[1] = { points };
+    PhysnnTensor *out = physnn_tensor_new (PHYSNN_DTYPE_FLOAT64, 1, pshape);
+    gdouble *dst = physnn_tensor_map (out, PHYSNN_MAP_WRITE, NULL);
+    if (c >= 0 && (guint) c < v->n_comp) {
+      gsize n_src = 0;
+      g_autofree gdouble *src = physnn_tensor_to_doubles (v->comp[c], &n_src);
+      for (gsize p = 0; p < points; p++)
+        dst[p] = src[p * cols + oc->column];
+    } else {
+      memset (dst, 0, points * sizeof (gdouble));
+    }
+    physnn_tensor_unmap (out);
+    g_ptr_array_add (result, out);
+  }
+  for (guint o = 0; o < n_out; o++)
+    physnn_jet_value_clear (&outs[o]);
+  return result;
+}

@@ -55,3 +55,7 @@ GPtrArray *physnn_model_run (PhysnnModel *self, PhysnnDevice *device,
     PhysnnTensor **inputs, guint n_inputs, GError **error);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+PhysnnModel *physnn_model_copy (PhysnnModel *model, GError **error);
+G_END_DECLS

@@ -25,6 +25,8 @@
 #include "physnn/optim.h"
 #include "physnn/npy.h"
 #include "physnn/train.h"
+#include "physnn/pde.h"
+#include "physnn/explain.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__
