@@ -8,6 +8,8 @@
  */
 #include "physnn/tape-private.h"
 
+#include <string.h>
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
 #endif
@@ -19,68 +21,124 @@
 #define MULTI
 #endif
 
-/* C[M,n] += alpha A[M,k] B[k,n]: four rows at a time, so each row of B is
- * loaded once per four rows of C. */
+typedef gdouble v4d __attribute__ ((vector_size (32), aligned (8)));
+
+/* unaligned vector load and store (macros: no vector-typed function
+ * boundaries in the baseline clone) */
+#define ld4(p) ({ v4d v_; memcpy (&v_, (p), sizeof v_); v_; })
+#define st4(p, v) do { v4d w_ = (v); memcpy ((p), &w_, sizeof w_); } while (0)
+
+/* C[M,n] += alpha A[M,k] B[k,n]: register tiles of 4 rows x 8 columns of C
+ * accumulate over k (two vectors of B and four broadcasts of A feed eight
+ * fused multiply-adds); the edges go element by element. Each element's sum
+ * runs over k in order, as in the plain loop. */
 MULTI void
 _physnn_k_rows_times (gsize M, gsize k, gsize n, gdouble alpha,
     const gdouble *A, gsize lda, const gdouble *B, gdouble *C, gsize ldc)
 {
-  gsize i = 0;
+  gsize n8 = n - n % 8, i = 0;
   for (; i + 4 <= M; i += 4) {
-    gdouble *restrict c0 = C + i * ldc, *restrict c1 = c0 + ldc;
-    gdouble *restrict c2 = c1 + ldc, *restrict c3 = c2 + ldc;
     const gdouble *a0 = A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda,
-                  *a3 = a2 + lda;
-    for (gsize kk = 0; kk < k; kk++) {
-      const gdouble *restrict b = B + kk * n;
-      gdouble s0 = alpha * a0[kk], s1 = alpha * a1[kk];
-      gdouble s2 = alpha * a2[kk], s3 = alpha * a3[kk];
-      for (gsize j = 0; j < n; j++) {
-        gdouble bj = b[j];
-        c0[j] += s0 * bj;
-        c1[j] += s1 * bj;
-        c2[j] += s2 * bj;
-        c3[j] += s3 * bj;
+        *a3 = a2 + lda;
+    gdouble *c0 = C + i * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
+    for (gsize j = 0; j < n8; j += 8) {
+      v4d x00 = { 0 }, x01 = { 0 }, x10 = { 0 }, x11 = { 0 };
+      v4d x20 = { 0 }, x21 = { 0 }, x30 = { 0 }, x31 = { 0 };
+      for (gsize kk = 0; kk < k; kk++) {
+        v4d b0 = ld4 (B + kk * n + j), b1 = ld4 (B + kk * n + j + 4);
+        v4d s0 = { a0[kk], a0[kk], a0[kk], a0[kk] };
+        v4d s1 = { a1[kk], a1[kk], a1[kk], a1[kk] };
+        v4d s2 = { a2[kk], a2[kk], a2[kk], a2[kk] };
+        v4d s3 = { a3[kk], a3[kk], a3[kk], a3[kk] };
+        x00 += s0 * b0;
+        x01 += s0 * b1;
+        x10 += s1 * b0;
+        x11 += s1 * b1;
+        x20 += s2 * b0;
+        x21 += s2 * b1;
+        x30 += s3 * b0;
+        x31 += s3 * b1;
       }
+      st4 (c0 + j, ld4 (c0 + j) + alpha * x00);
+      st4 (c0 + j + 4, ld4 (c0 + j + 4) + alpha * x01);
+      st4 (c1 + j, ld4 (c1 + j) + alpha * x10);
+      st4 (c1 + j + 4, ld4 (c1 + j + 4) + alpha * x11);
+      st4 (c2 + j, ld4 (c2 + j) + alpha * x20);
+      st4 (c2 + j + 4, ld4 (c2 + j + 4) + alpha * x21);
+      st4 (c3 + j, ld4 (c3 + j) + alpha * x30);
+      st4 (c3 + j + 4, ld4 (c3 + j + 4) + alpha * x31);
+    }
+    for (gsize j = n8; j < n; j++) {
+      gdouble x0 = 0, x1 = 0, x2 = 0, x3 = 0;
+      for (gsize kk = 0; kk < k; kk++) {
+        gdouble b = B[kk * n + j];
+        x0 += a0[kk] * b;
+        x1 += a1[kk] * b;
+        x2 += a2[kk] * b;
+        x3 += a3[kk] * b;
+      }
+      c0[j] += alpha * x0;
+      c1[j] += alpha * x1;
+      c2[j] += alpha * x2;
+      c3[j] += alpha * x3;
     }
   }
   for (; i < M; i++) {
-    gdouble *restrict c = C + i * ldc;
     const gdouble *a = A + i * lda;
-    for (gsize kk = 0; kk < k; kk++) {
-      const gdouble *restrict b = B + kk * n;
-      gdouble s = alpha * a[kk];
-      for (gsize j = 0; j < n; j++)
-        c[j] += s * b[j];
+    gdouble *c = C + i * ldc;
+    for (gsize j = 0; j < n; j++) {
+      gdouble x = 0;
+      for (gsize kk = 0; kk < k; kk++)
+        x += a[kk] * B[kk * n + j];
+      c[j] += alpha * x;
     }
   }
 }
 
-/* C[k,n] += alpha A[M,k]^T B[M,n]: C is small (a weight) and stays in
- * cache while the rows of A and B stream by. */
+/* C[k,n] += alpha A[M,k]^T B[M,n]: register tiles of 4 x 8 of C
+ * accumulate over the M rows of A and B. */
 MULTI void
 _physnn_k_tn (gsize M, gsize k, gsize n, gdouble alpha, const gdouble *A,
     gsize lda, const gdouble *B, gsize ldb, gdouble *C)
 {
-  gsize i = 0;
-  for (; i + 2 <= M; i += 2) {
-    const gdouble *a0 = A + i * lda, *a1 = a0 + lda;
-    const gdouble *restrict b0 = B + i * ldb, *restrict b1 = b0 + ldb;
-    for (gsize kk = 0; kk < k; kk++) {
-      gdouble *restrict c = C + kk * n;
-      gdouble s0 = alpha * a0[kk], s1 = alpha * a1[kk];
-      for (gsize j = 0; j < n; j++)
-        c[j] += s0 * b0[j] + s1 * b1[j];
+  gsize n8 = n - n % 8, k4 = k - k % 4;
+  for (gsize kk = 0; kk < k4; kk += 4) {
+    for (gsize j = 0; j < n8; j += 8) {
+      v4d x00 = { 0 }, x01 = { 0 }, x10 = { 0 }, x11 = { 0 };
+      v4d x20 = { 0 }, x21 = { 0 }, x30 = { 0 }, x31 = { 0 };
+      for (gsize i = 0; i < M; i++) {
+        const gdouble *a = A + i * lda + kk;
+        v4d b0 = ld4 (B + i * ldb + j), b1 = ld4 (B + i * ldb + j + 4);
+        v4d s0 = { a[0], a[0], a[0], a[0] };
+        v4d s1 = { a[1], a[1], a[1], a[1] };
+        v4d s2 = { a[2], a[2], a[2], a[2] };
+        v4d s3 = { a[3], a[3], a[3], a[3] };
+        x00 += s0 * b0;
+        x01 += s0 * b1;
+        x10 += s1 * b0;
+        x11 += s1 * b1;
+        x20 += s2 * b0;
+        x21 += s2 * b1;
+        x30 += s3 * b0;
+        x31 += s3 * b1;
+      }
+      gdouble *c = C + kk * n + j;
+      st4 (c, ld4 (c) + alpha * x00);
+      st4 (c + 4, ld4 (c + 4) + alpha * x01);
+      st4 (c + n, ld4 (c + n) + alpha * x10);
+      st4 (c + n + 4, ld4 (c + n + 4) + alpha * x11);
+      st4 (c + 2 * n, ld4 (c + 2 * n) + alpha * x20);
+      st4 (c + 2 * n + 4, ld4 (c + 2 * n + 4) + alpha * x21);
+      st4 (c + 3 * n, ld4 (c + 3 * n) + alpha * x30);
+      st4 (c + 3 * n + 4, ld4 (c + 3 * n + 4) + alpha * x31);
     }
   }
-  for (; i < M; i++) {
-    const gdouble *a = A + i * lda;
-    const gdouble *restrict b = B + i * ldb;
-    for (gsize kk = 0; kk < k; kk++) {
-      gdouble *restrict c = C + kk * n;
-      gdouble s = alpha * a[kk];
-      for (gsize j = 0; j < n; j++)
-        c[j] += s * b[j];
+  /* edges: rows kk >= k4 of C, and columns j >= n8 */
+  for (gsize kk = 0; kk < k; kk++)
+    for (gsize j = kk < k4 ? n8 : 0; j < n; j++) {
+      gdouble x = 0;
+      for (gsize i = 0; i < M; i++)
+        x += A[i * lda + kk] * B[i * ldb + j];
+      C[kk * n + j] += alpha * x;
     }
-  }
 }
