@@ -20,6 +20,13 @@ G_BEGIN_DECLS
 #define PHYSNN_ONNX_MAX_NODES 100000
 #define PHYSNN_ONNX_MAX_NAME 4096
 #define PHYSNN_ONNX_MAX_SUBGRAPH_DEPTH 8
+/* Subgraphs (If/Loop bodies, GRAPH/GRAPHS attributes) are not converted:
+ * they become PHYSNN_ONNX_ATTR_OTHER, kept by name only, and the writer
+ * refuses to write such an attribute rather than drop its body. Their
+ * nesting is bounded on the wire before protobuf-c recurses into it:
+ * each level is node -> attribute -> graph (3 messages), plus the deepest
+ * chain inside a graph (value_info -> type -> tensor -> shape -> dim). */
+#define PHYSNN_ONNX_MAX_MESSAGE_DEPTH (3 * PHYSNN_ONNX_MAX_SUBGRAPH_DEPTH + 8)
 
 typedef enum {
   PHYSNN_ONNX_ATTR_FLOAT,
@@ -78,6 +85,9 @@ typedef struct {
   GPtrArray *initializer_names; /* gchar*, file order */
   GHashTable *initializers;     /* name -> PhysnnTensor* */
   GHashTable *metadata;         /* metadata_props: key -> value */
+  /* opset_import of the other domains (custom ops): domain -> gint64*
+   * version. The writer refuses a node whose non-default domain has none. */
+  GHashTable *domain_opsets;
 } PhysnnOnnxModel;
 
 PhysnnOnnxModel *physnn_onnx_model_new (void);

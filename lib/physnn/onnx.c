@@ -20,8 +20,9 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#define MAX_DEPTH 32
+#define MAX_DEPTH PHYSNN_ONNX_MAX_MESSAGE_DEPTH
 #define MAX_ATTRS 1024
+#define MAX_TEXT 65536          /* attribute strings, metadata values */
 #define MAX_IO 4096
 #define MAX_ELEMENTS (G_GINT64_CONSTANT (1) << 31)
 
@@ -45,6 +46,8 @@ physnn_onnx_model_new (void)
       g_object_unref);
   m->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
+  m->domain_opsets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
   m->opset = 0;
   return m;
 }
@@ -66,6 +69,7 @@ physnn_onnx_model_free (PhysnnOnnxModel *m)
   g_ptr_array_unref (m->initializer_names);
   g_hash_table_unref (m->initializers);
   g_hash_table_unref (m->metadata);
+  g_hash_table_unref (m->domain_opsets);
   g_free (m);
 }
 
@@ -436,6 +440,13 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
           i, (gint64) tp->dims[i]);
       return NULL;
     }
+    /* each dimension too: shape arithmetic downstream multiplies them
+     * even when another dimension is 0 */
+    if (tp->dims[i] > MAX_ELEMENTS) {
+      rfail (r, "%s: dimension %zu is %" G_GINT64_FORMAT ", above 2^31",
+          what, i, (gint64) tp->dims[i]);
+      return NULL;
+    }
     if (tp->dims[i] != 0 && count > MAX_ELEMENTS / tp->dims[i]) {
       rfail (r, "%s: more than 2^31 elements", what);
       return NULL;
@@ -522,10 +533,14 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
       memcpy (dst, tp->int64_data, n * 8);
       break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+      /* not through a double: values above 2^53 must stay exact */
+      memcpy (dst, tp->uint64_data, n * 8);
+      break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
       for (gsize i = 0; i < n; i++)
-        _physnn_dtype_write (dt, dst, i, (gdouble) tp->uint64_data[i]);
+        ((guint32 *) dst)[i] = (guint32) MIN (tp->uint64_data[i],
+            G_MAXUINT32);
       break;
     default:
       /* int32, int16, int8, uint16, uint8, bool and float16 (as bits) */
@@ -584,8 +599,8 @@ read_value_info (Reader *r, const Onnx__ValueInfoProto *vp, const gchar *kind)
       v->dims[i] = -1;
       if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
         if (d->dim_value < 0 || d->dim_value > MAX_ELEMENTS) {
-          rfail (r, "%s: dimension %u is %" G_GINT64_FORMAT, what, i,
-              (gint64) d->dim_value);
+          rfail (r, "%s: dimension %u is %" G_GINT64_FORMAT ", expected 0 to "
+              "2^31", what, i, (gint64) d->dim_value);
           physnn_onnx_value_info_free (v);
           return NULL;
         }
@@ -632,12 +647,17 @@ read_attribute (Reader *r, const Onnx__AttributeProto *ap, const gchar *node)
       break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
       a->type = PHYSNN_ONNX_ATTR_STRING;
-      if (ap->s.len > PHYSNN_ONNX_MAX_NAME * 16) {
-        rfail (r, "%s: string of %zu bytes", what, ap->s.len);
+      if (ap->s.len > MAX_TEXT) {
+        rfail (r, "%s: string of %zu bytes; at most %d are supported", what,
+            ap->s.len, MAX_TEXT);
         physnn_onnx_attribute_free (a);
         return NULL;
       }
-      a->s = g_strndup ((const gchar *) ap->s.data, ap->s.len);
+      /* bytes, not C string semantics: an embedded NUL must survive */
+      a->s = g_malloc (ap->s.len + 1);
+      if (ap->s.len)
+        memcpy (a->s, ap->s.data, ap->s.len);
+      a->s[ap->s.len] = '\0';
       a->s_len = ap->s.len;
       break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
@@ -668,9 +688,18 @@ read_attribute (Reader *r, const Onnx__AttributeProto *ap, const gchar *node)
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS:
       a->type = PHYSNN_ONNX_ATTR_STRINGS;
       a->strings = g_ptr_array_new_with_free_func (g_free);
-      for (gsize i = 0; i < ap->n_strings; i++)
-        g_ptr_array_add (a->strings, g_strndup ((const gchar *)
-                ap->strings[i].data, ap->strings[i].len));
+      for (gsize i = 0; i < ap->n_strings; i++) {
+        if (ap->strings[i].len > MAX_TEXT) {
+          rfail (r, "%s: string %zu has %zu bytes; at most %d are supported",
+              what, i, ap->strings[i].len, MAX_TEXT);
+          physnn_onnx_attribute_free (a);
+          return NULL;
+        }
+        /* an empty string has no data pointer in protobuf-c */
+        g_ptr_array_add (a->strings, ap->strings[i].len ?
+            g_strndup ((const gchar *) ap->strings[i].data,
+                ap->strings[i].len) : g_strdup (""));
+      }
       break;
     default:
       /* Graphs, sparse tensors, type protos: kept by name only. An op that
@@ -742,14 +771,34 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
   if (!check_name (r, mp->producer_name, "producer_name") ||
       !check_name (r, mp->producer_version, "producer_version"))
     return NULL;
-  m->producer_name = g_strdup (mp->producer_name);
-  m->producer_version = g_strdup (mp->producer_version);
-  m->doc_string = g_strndup (mp->doc_string ? mp->doc_string : "", 65536);
+  /* absent text fields read as "" so that a round trip keeps them absent
+   * (the writer only fills in NULL ones, for models built in memory) */
+  m->producer_name = g_strdup (mp->producer_name ? mp->producer_name : "");
+  m->producer_version = g_strdup (mp->producer_version ?
+      mp->producer_version : "");
+  /* Free text, shown to people only: kept whole, repaired if not UTF-8. */
+  m->doc_string = g_utf8_make_valid (mp->doc_string ? mp->doc_string : "",
+      -1);
+  if (mp->n_opset_import > MAX_ATTRS)
+    return rfail (r, "%zu opset imports; at most %d are supported",
+        mp->n_opset_import, MAX_ATTRS), NULL;
   for (gsize i = 0; i < mp->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+    gint64 version = o->has_version ? o->version : 0;
+    if (!check_name (r, o->domain, "an opset_import domain"))
+      return NULL;
+    if (version < 0)
+      return rfail (r, "opset_import of domain \"%s\": version %"
+          G_GINT64_FORMAT " is negative", o->domain ? o->domain : "",
+          version), NULL;
     if (o->domain == NULL || *o->domain == '\0' ||
-        strcmp (o->domain, "ai.onnx") == 0)
-      m->opset = o->has_version ? o->version : 0;
+        strcmp (o->domain, "ai.onnx") == 0) {
+      m->opset = version;
+    } else {
+      gint64 *v = g_new (gint64, 1);
+      *v = version;
+      g_hash_table_replace (m->domain_opsets, g_strdup (o->domain), v);
+    }
   }
   for (gsize i = 0; i < mp->n_metadata_props; i++) {
     const Onnx__StringStringEntryProto *e = mp->metadata_props[i];
@@ -757,9 +806,12 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
       continue;
     if (!check_name (r, e->key, "a metadata key"))
       return NULL;
-    if (e->value && strnlen (e->value, 65537) > 65536)
-      return rfail (r, "metadata \"%s\" is longer than 64 KiB", e->key),
-          NULL;
+    if (e->value && strnlen (e->value, MAX_TEXT + 1) > MAX_TEXT)
+      return rfail (r, "metadata \"%s\" is longer than %d bytes", e->key,
+          MAX_TEXT), NULL;
+    if (e->value && !g_utf8_validate (e->value, -1, NULL))
+      return rfail (r, "metadata \"%s\": the value is not valid UTF-8",
+          e->key), NULL;
     g_hash_table_insert (m->metadata, g_strdup (e->key),
         g_strdup (e->value ? e->value : ""));
   }
@@ -767,7 +819,7 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
     return rfail (r, "the model has no graph"), NULL;
   if (!check_name (r, g->name, "the graph name"))
     return NULL;
-  m->graph_name = g_strdup (g->name);
+  m->graph_name = g_strdup (g->name ? g->name : "");
   if (g->n_node > PHYSNN_ONNX_MAX_NODES)
     return rfail (r, "%zu nodes; at most %d are supported", g->n_node,
         PHYSNN_ONNX_MAX_NODES), NULL;
@@ -977,7 +1029,8 @@ write_value_info (Writer *w, const PhysnnOnnxValueInfo *v)
 }
 
 static Onnx__AttributeProto *
-write_attribute (Writer *w, const PhysnnOnnxAttribute *a)
+write_attribute (Writer *w, const PhysnnOnnxNode *n,
+    const PhysnnOnnxAttribute *a, guint index, GError **error)
 {
   Onnx__AttributeProto *ap = walloc (w, sizeof *ap);
   onnx__attribute_proto__init (ap);
@@ -1002,6 +1055,12 @@ write_attribute (Writer *w, const PhysnnOnnxAttribute *a)
       break;
     case PHYSNN_ONNX_ATTR_TENSOR:
       ap->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
+      if (a->t == NULL) {
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+            "node #%u (%s): tensor attribute \"%s\" has no tensor", index,
+            n->op_type, a->name);
+        return NULL;
+      }
       ap->t = write_tensor (w, NULL, a->t);
       break;
     case PHYSNN_ONNX_ATTR_FLOATS:
@@ -1021,10 +1080,22 @@ write_attribute (Writer *w, const PhysnnOnnxAttribute *a)
       for (gsize i = 0; i < ap->n_strings; i++) {
         const gchar *s = g_ptr_array_index (a->strings, i);
         ap->strings[i].data = (guint8 *) s;
-        ap->strings[i].len = strlen (s);
+        ap->strings[i].len = s ? strlen (s) : 0;
       }
       break;
     default:
+      /* Subgraphs are kept by name only: writing the attribute without its
+       * body would make a different (and invalid) model. */
+      if (n->name && *n->name)
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+            "node \"%s\" (%s): attribute \"%s\" holds a subgraph or another "
+            "kind of value that physnn keeps by name only, so it cannot be "
+            "written", n->name, n->op_type, a->name);
+      else
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+            "node #%u (%s): attribute \"%s\" holds a subgraph or another "
+            "kind of value that physnn keeps by name only, so it cannot be "
+            "written", index, n->op_type, a->name);
       return NULL;
   }
   return ap;
@@ -1044,17 +1115,31 @@ physnn_onnx_model_serialize (const PhysnnOnnxModel *m, GError **error)
   onnx__operator_set_id_proto__init (&opset);
   mp.has_ir_version = TRUE;
   mp.ir_version = m->ir_version > 0 ? m->ir_version : 8;
-  mp.producer_name = m->producer_name ? m->producer_name : "physnn";
-  mp.producer_version = m->producer_version;
+  mp.producer_name = m->producer_name == NULL ? "physnn" :
+      *m->producer_name ? m->producer_name : NULL;
+  mp.producer_version = m->producer_version && *m->producer_version ?
+      m->producer_version : NULL;
   mp.doc_string = m->doc_string && *m->doc_string ? m->doc_string : NULL;
   opset.domain = "";
   opset.has_version = TRUE;
   opset.version = m->opset > 0 ? m->opset : 13;
-  Onnx__OperatorSetIdProto *opsets[1] = { &opset };
-  mp.n_opset_import = 1;
-  mp.opset_import = opsets;
+  /* the default domain first, then the others in a stable order */
+  g_autoptr (GList) domains = g_hash_table_get_keys (m->domain_opsets);
+  domains = g_list_sort (domains, (GCompareFunc) strcmp);
+  mp.opset_import = walloc (&w, (1 + g_list_length (domains)) *
+      sizeof (gpointer));
+  mp.opset_import[mp.n_opset_import++] = &opset;
+  for (GList *l = domains; l; l = l->next) {
+    Onnx__OperatorSetIdProto *o = walloc (&w, sizeof *o);
+    onnx__operator_set_id_proto__init (o);
+    o->domain = l->data;
+    o->has_version = TRUE;
+    o->version = *(gint64 *) g_hash_table_lookup (m->domain_opsets, l->data);
+    mp.opset_import[mp.n_opset_import++] = o;
+  }
   mp.graph = &gp;
-  gp.name = m->graph_name ? m->graph_name : "physnn";
+  /* onnx.checker requires a graph name */
+  gp.name = m->graph_name && *m->graph_name ? m->graph_name : "physnn";
 
   /* metadata in a stable order */
   g_autoptr (GList) keys = g_hash_table_get_keys (m->metadata);
@@ -1104,16 +1189,24 @@ physnn_onnx_model_serialize (const PhysnnOnnxModel *m, GError **error)
     np->name = n->name && *n->name ? n->name : NULL;
     np->op_type = n->op_type;
     np->domain = n->domain && *n->domain ? n->domain : NULL;
+    if (np->domain && strcmp (np->domain, "ai.onnx") != 0 &&
+        !g_hash_table_contains (m->domain_opsets, np->domain)) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+          "node \"%s\" (%s) is in domain \"%s\", which has no opset "
+          "version to import", n->name, n->op_type, np->domain);
+      goto out;
+    }
     np->n_input = n->inputs->len;
     np->input = (gchar **) n->inputs->pdata;
     np->n_output = n->outputs->len;
     np->output = (gchar **) n->outputs->pdata;
     np->attribute = walloc (&w, n->attributes->len * sizeof (gpointer));
     for (guint a = 0; a < n->attributes->len; a++) {
-      Onnx__AttributeProto *ap = write_attribute (&w,
-          g_ptr_array_index (n->attributes, a));
-      if (ap)
-        np->attribute[np->n_attribute++] = ap;
+      Onnx__AttributeProto *ap = write_attribute (&w, n,
+          g_ptr_array_index (n->attributes, a), i, error);
+      if (ap == NULL)
+        goto out;
+      np->attribute[np->n_attribute++] = ap;
     }
     gp.node[i] = np;
   }
