@@ -337,7 +337,7 @@ generate (PhysnnMlpPlan *p, guint local_mem, guint max_wg, gchar **why)
         E ("      const float w%u = w[k * %u + %u];\n", r, M, r);
     }
     for (guint q = 0; q < rp; q++) {
-      if (cp >= 2 && cp <= 8) {
+      if (cp == 2 || cp == 3 || cp == 4 || cp == 8 || cp == 16) {
         E ("      const float%u xv%u = vload%u (0, &ACT (0, k, pb * %u + %u));\n",
             cp, q, cp, rp, q);
         for (guint c = 0; c < C; c++)
