@@ -192,6 +192,12 @@ def configs(rng, quick):
             skip=bool(rng.integers(0, 2)),
             split_inputs=bool(d > 1 and rng.integers(0, 2)),
             split_outputs=bool(rng.integers(0, 2))))
+    # plain dense chains: what the tiled GPU kernel runs
+    for act, width, depth, k in (("tanh", 64, 3, 1), ("sin", 32, 2, 2),
+                                 ("softplus", 128, 2, 1), ("sigmoid", 16, 4, 3)):
+        cases.append(dict(kind="mlp", d=2, width=width, depth=depth, act=act,
+                          k=k, skip=False, split_inputs=False,
+                          split_outputs=False))
     for act in (["tanh"] if quick else ["tanh", "sin", "gelu"]):
         cases.append(dict(kind="deeponet", m=16, d=2, width=32, p=16, act=act))
     cases.append(dict(kind="deeponet-sensors", m=16, d=2, width=32, p=16,
@@ -222,6 +228,7 @@ def run_sensor_case(cfg, devices, rng, tmp, verbose):
         dev = Physnn.Device.new(spec.split("/")[0])
         pm = Physnn.Model.new_from_file(path)
         pm.set_fused(not spec.endswith("/nofuse"))
+        os.environ["PHYSNN_MLP"] = "1" if spec.endswith("/mlp") else "0"
         pm.set_coordinates("branch", ",".join(names))
         pm.set_derivatives(",".join(f"u_{n}" for n in names))
         outs = pm.run(dev, [to_physnn(br), to_physnn(co)])
@@ -341,9 +348,11 @@ def main():
     rng = np.random.default_rng(args.seed)
     # OpenCL devices twice: as one fused kernel where the graph allows it,
     # and node by node.
+    # (and as the tiled GPU kernel, forced on any OpenCL device with /mlp)
     devices = args.device or [s for d in Physnn.Device.enumerate() for s in
                               ([d.get_spec()] if d.get_spec() == "cpu" else
-                               [d.get_spec(), d.get_spec() + "/nofuse"])]
+                               [d.get_spec(), d.get_spec() + "/nofuse",
+                                d.get_spec() + "/mlp"])]
     print("devices:", ", ".join(devices))
     ok = True
     summary = {d: [0.0, 0.0] for d in devices}
