@@ -125,7 +125,8 @@ def main():
                   f"residual^2 {closure().item():.3e} "
                   f"(monitor: rel L2 vs simulator {monitor():.2e}, "
                   f"{timer.elapsed():.0f} s)", flush=True)
-    print(f"training took {timer.seconds:.0f} s", flush=True)
+    print(f"training took {timer.seconds:.0f} s wall, "
+          f"{timer.cpu_seconds:.0f} s CPU", flush=True)
 
     path = os.path.join(common.HERE, "burgers_pinn.onnx")
     common.export_onnx(model, (sample(8),), ["coords"], path, {

@@ -78,7 +78,8 @@ def main():
             lbfgs.step(closure)
             print(f"lbfgs round {rnd} residual^2 {closure().item():.3e} "
                   f"({timer.elapsed():.0f} s)", flush=True)
-    print(f"training took {timer.seconds:.0f} s", flush=True)
+    print(f"training took {timer.seconds:.0f} s wall, "
+          f"{timer.cpu_seconds:.0f} s CPU", flush=True)
 
     torch.set_default_dtype(torch.float32)
     model = model.float()
