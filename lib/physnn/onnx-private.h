@@ -88,7 +88,17 @@ typedef struct {
   /* opset_import of the other domains (custom ops): domain -> gint64*
    * version. The writer refuses a node whose non-default domain has none. */
   GHashTable *domain_opsets;
+  /* Initializers the file stores as 4-bit integers (ONNX INT4/UINT4, opset
+   * 21, two per byte, low nibble first): held here unpacked, one int8/uint8
+   * element per value; name -> GINT_TO_POINTER (PHYSNN_ONNX_INT4 or
+   * PHYSNN_ONNX_UINT4). The writer packs them again. */
+  GHashTable *int4_initializers;
 } PhysnnOnnxModel;
+
+/* TensorProto.DataType numbers of the 4-bit types (newer than the schema
+ * Debian's onnx package ships, so not in the generated enum). */
+#define PHYSNN_ONNX_UINT4 21
+#define PHYSNN_ONNX_INT4 22
 
 PhysnnOnnxModel *physnn_onnx_model_new (void);
 void physnn_onnx_model_free (PhysnnOnnxModel *model);

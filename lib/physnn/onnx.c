@@ -48,6 +48,8 @@ physnn_onnx_model_new (void)
       g_free);
   m->domain_opsets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
+  m->int4_initializers = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, NULL);
   m->opset = 0;
   return m;
 }
@@ -70,6 +72,7 @@ physnn_onnx_model_free (PhysnnOnnxModel *m)
   g_hash_table_unref (m->initializers);
   g_hash_table_unref (m->metadata);
   g_hash_table_unref (m->domain_opsets);
+  g_hash_table_unref (m->int4_initializers);
   g_free (m);
 }
 
@@ -285,6 +288,17 @@ check_name (Reader *r, const gchar *s, const gchar *what)
   return TRUE;
 }
 
+/* How messages name an element: by its name where that is printable (so
+ * that messages stay valid UTF-8), else by its position. */
+static gchar *
+label_for (const gchar *kind, const gchar *name, gsize index)
+{
+  if (name && *name && strnlen (name, 201) <= 200 &&
+      g_utf8_validate (name, -1, NULL))
+    return g_strdup_printf ("%s \"%s\"", kind, name);
+  return g_strdup_printf ("%s #%" G_GSIZE_FORMAT, kind, index);
+}
+
 static gboolean
 dtype_from_onnx (gint32 t, PhysnnDType *out)
 {
@@ -313,6 +327,11 @@ dtype_from_onnx (gint32 t, PhysnnDType *out)
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: *out = PHYSNN_DTYPE_UINT32;
       return TRUE;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: *out = PHYSNN_DTYPE_UINT64;
+      return TRUE;
+    /* 4-bit integers: held unpacked, one per byte */
+    case PHYSNN_ONNX_INT4: *out = PHYSNN_DTYPE_INT8;
+      return TRUE;
+    case PHYSNN_ONNX_UINT4: *out = PHYSNN_DTYPE_UINT8;
       return TRUE;
     default:
       return FALSE;
@@ -417,7 +436,8 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
   gsize shape[PHYSNN_MAX_RANK];
   gint64 count = 1;
 
-  if (!check_name (r, tp->name, what))
+  g_autofree gchar *name_what = g_strdup_printf ("%s: the name", what);
+  if (!check_name (r, tp->name, name_what))
     return NULL;
   gboolean external = tp->has_data_location &&
       tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
@@ -467,21 +487,32 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
   }
 
   gsize n = (gsize) count;
+  gboolean four = tp->data_type == PHYSNN_ONNX_INT4 ||
+      tp->data_type == PHYSNN_ONNX_UINT4;
+  /* 4-bit data is packed two per byte (per int32_data entry) */
+  gsize stored = four ? (n + 1) / 2 : n * esize;
 
   /* The data must be there before anything is allocated: a hostile file
    * can claim any dimensions. */
   const guint8 *src = NULL;
   if (external) {
-    src = locate_external (r, tp, what, desc, n * esize);
+    src = locate_external (r, tp, what, desc, stored);
     if (src == NULL)
       return NULL;
   } else if (tp->has_raw_data) {
-    if (tp->raw_data.len != n * esize) {
+    if (tp->raw_data.len != stored) {
       rfail (r, "%s: raw_data has %zu bytes, expected %" G_GSIZE_FORMAT
-          " for %s", what, tp->raw_data.len, n * esize, desc);
+          " for %s", what, tp->raw_data.len, stored, desc);
       return NULL;
     }
     src = tp->raw_data.data;
+  } else if (four) {
+    if (tp->n_int32_data != stored) {
+      rfail (r, "%s: int32_data has %zu values, expected %" G_GSIZE_FORMAT
+          " packed pairs for %s (and there is no raw_data)", what,
+          tp->n_int32_data, stored, desc);
+      return NULL;
+    }
   } else {
     gsize have = 0;
     const gchar *field;
@@ -516,6 +547,15 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
     return NULL;
   }
   guint8 *dst = _physnn_tensor_host (t, PHYSNN_ACCESS_WRITE);
+  if (four) {
+    gboolean sgn = tp->data_type == PHYSNN_ONNX_INT4;
+    for (gsize i = 0; i < n; i++) {
+      guint8 b = src ? src[i / 2] : (guint8) tp->int32_data[i / 2];
+      gint v = (i & 1) ? b >> 4 : b & 15;
+      dst[i] = (guint8) (sgn && v > 7 ? v - 16 : v);
+    }
+    return t;
+  }
   if (src) {
     if (n)
       memcpy (dst, src, n * esize);
@@ -557,15 +597,17 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
 }
 
 static PhysnnOnnxValueInfo *
-read_value_info (Reader *r, const Onnx__ValueInfoProto *vp, const gchar *kind)
+read_value_info (Reader *r, const Onnx__ValueInfoProto *vp, const gchar *kind,
+    gsize index)
 {
-  g_autofree gchar *what = g_strdup_printf ("%s \"%s\"", kind,
-      vp->name ? vp->name : "");
-  if (vp->name == NULL || !check_name (r, vp->name, what)) {
-    if (vp->name == NULL)
-      rfail (r, "a graph %s has no name", kind);
+  g_autofree gchar *what = label_for (kind, vp->name, index);
+  g_autofree gchar *name_what = g_strdup_printf ("%s: the name", what);
+  if (vp->name == NULL) {
+    rfail (r, "%s has no name", what);
     return NULL;
   }
+  if (!check_name (r, vp->name, name_what))
+    return NULL;
   PhysnnOnnxValueInfo *v = g_new0 (PhysnnOnnxValueInfo, 1);
   v->name = g_strdup (vp->name);
   v->dtype = PHYSNN_DTYPE_FLOAT32;
@@ -580,8 +622,8 @@ read_value_info (Reader *r, const Onnx__ValueInfoProto *vp, const gchar *kind)
   const Onnx__TypeProto__Tensor *tt = vp->type->tensor_type;
   if (tt && tt->has_elem_type && !dtype_from_onnx (tt->elem_type,
           &v->dtype)) {
-    rfail (r, "%s: element type %s is not supported", what,
-        onnx_type_name (tt->elem_type));
+    rfail (r, "%s: element type %s (%d) is not supported", what,
+        onnx_type_name (tt->elem_type), tt->elem_type);
     physnn_onnx_value_info_free (v);
     return NULL;
   }
@@ -607,7 +649,9 @@ read_value_info (Reader *r, const Onnx__ValueInfoProto *vp, const gchar *kind)
         v->dims[i] = d->dim_value;
       } else if (d->value_case ==
           ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM) {
-        if (!check_name (r, d->dim_param, what)) {
+        g_autofree gchar *param = g_strdup_printf ("%s: the name of "
+            "dimension %u", what, i);
+        if (!check_name (r, d->dim_param, param)) {
           physnn_onnx_value_info_free (v);
           return NULL;
         }
@@ -619,15 +663,17 @@ read_value_info (Reader *r, const Onnx__ValueInfoProto *vp, const gchar *kind)
 }
 
 static PhysnnOnnxAttribute *
-read_attribute (Reader *r, const Onnx__AttributeProto *ap, const gchar *node)
+read_attribute (Reader *r, const Onnx__AttributeProto *ap, const gchar *node,
+    gsize index)
 {
-  g_autofree gchar *what = g_strdup_printf ("node %s: attribute \"%s\"", node,
-      ap->name ? ap->name : "");
+  g_autofree gchar *label = label_for ("attribute", ap->name, index);
+  g_autofree gchar *what = g_strdup_printf ("%s: %s", node, label);
+  g_autofree gchar *name_what = g_strdup_printf ("%s: the name", what);
   if (ap->name == NULL || *ap->name == '\0') {
-    rfail (r, "node %s: an attribute has no name", node);
+    rfail (r, "%s has no name", what);
     return NULL;
   }
-  if (!check_name (r, ap->name, what))
+  if (!check_name (r, ap->name, name_what))
     return NULL;
   if (ap->ref_attr_name && *ap->ref_attr_name) {
     rfail (r, "%s refers to a function attribute, which is not supported",
@@ -713,20 +759,21 @@ read_attribute (Reader *r, const Onnx__AttributeProto *ap, const gchar *node)
 static PhysnnOnnxNode *
 read_node (Reader *r, const Onnx__NodeProto *np, guint index)
 {
-  g_autofree gchar *label = np->name && *np->name ?
-      g_strdup_printf ("\"%.200s\"", np->name) : g_strdup_printf ("#%u",
-      index);
-  if (!check_name (r, np->name, "a node name") ||
-      !check_name (r, np->op_type, "an op type") ||
-      !check_name (r, np->domain, "an op domain"))
+  g_autofree gchar *label = label_for ("node", np->name, index);
+  g_autofree gchar *name_what = g_strdup_printf ("%s: the name", label);
+  g_autofree gchar *op_what = g_strdup_printf ("%s: op_type", label);
+  g_autofree gchar *domain_what = g_strdup_printf ("%s: domain", label);
+  if (!check_name (r, np->name, name_what) ||
+      !check_name (r, np->op_type, op_what) ||
+      !check_name (r, np->domain, domain_what))
     return NULL;
   if (np->op_type == NULL || *np->op_type == '\0') {
-    rfail (r, "node %s has no op_type", label);
+    rfail (r, "%s has no op_type", label);
     return NULL;
   }
   if (np->n_input > MAX_IO || np->n_output > MAX_IO ||
       np->n_attribute > MAX_ATTRS) {
-    rfail (r, "node %s has %zu inputs, %zu outputs and %zu attributes; "
+    rfail (r, "%s has %zu inputs, %zu outputs and %zu attributes; "
         "limits are %d, %d and %d", label, np->n_input, np->n_output,
         np->n_attribute, MAX_IO, MAX_IO, MAX_ATTRS);
     return NULL;
@@ -735,14 +782,16 @@ read_node (Reader *r, const Onnx__NodeProto *np, guint index)
   g_free (n->domain);
   n->domain = g_strdup (np->domain ? np->domain : "");
   for (gsize i = 0; i < np->n_input; i++) {
-    if (!check_name (r, np->input[i], "an input name")) {
+    g_autofree gchar *io = g_strdup_printf ("%s: input %zu", label, i);
+    if (!check_name (r, np->input[i], io)) {
       physnn_onnx_node_free (n);
       return NULL;
     }
     g_ptr_array_add (n->inputs, g_strdup (np->input[i] ? np->input[i] : ""));
   }
   for (gsize i = 0; i < np->n_output; i++) {
-    if (!check_name (r, np->output[i], "an output name")) {
+    g_autofree gchar *io = g_strdup_printf ("%s: output %zu", label, i);
+    if (!check_name (r, np->output[i], io)) {
       physnn_onnx_node_free (n);
       return NULL;
     }
@@ -750,7 +799,7 @@ read_node (Reader *r, const Onnx__NodeProto *np, guint index)
             ""));
   }
   for (gsize i = 0; i < np->n_attribute; i++) {
-    PhysnnOnnxAttribute *a = read_attribute (r, np->attribute[i], label);
+    PhysnnOnnxAttribute *a = read_attribute (r, np->attribute[i], label, i);
     if (a == NULL) {
       physnn_onnx_node_free (n);
       return NULL;
@@ -832,10 +881,9 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
 
   for (gsize i = 0; i < g->n_initializer; i++) {
     const Onnx__TensorProto *tp = g->initializer[i];
-    g_autofree gchar *what = g_strdup_printf ("initializer \"%.200s\"",
-        tp->name ? tp->name : "");
+    g_autofree gchar *what = label_for ("initializer", tp->name, i);
     if (tp->name == NULL || *tp->name == '\0')
-      return rfail (r, "initializer %zu has no name", i), NULL;
+      return rfail (r, "%s has no name", what), NULL;
     if (g_hash_table_contains (m->initializers, tp->name))
       return rfail (r, "%s is defined twice", what), NULL;
     PhysnnTensor *t = read_tensor (r, tp, what);
@@ -843,9 +891,13 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
       return NULL;
     g_hash_table_insert (m->initializers, g_strdup (tp->name), t);
     g_ptr_array_add (m->initializer_names, g_strdup (tp->name));
+    if (tp->data_type == PHYSNN_ONNX_INT4 ||
+        tp->data_type == PHYSNN_ONNX_UINT4)
+      g_hash_table_insert (m->int4_initializers, g_strdup (tp->name),
+          GINT_TO_POINTER (tp->data_type));
   }
   for (gsize i = 0; i < g->n_input; i++) {
-    PhysnnOnnxValueInfo *v = read_value_info (r, g->input[i], "input");
+    PhysnnOnnxValueInfo *v = read_value_info (r, g->input[i], "input", i);
     if (v == NULL)
       return NULL;
     /* Inputs that are also initializers are parameters with defaults. */
@@ -855,14 +907,15 @@ from_proto (Reader *r, const Onnx__ModelProto *mp)
       g_ptr_array_add (m->inputs, v);
   }
   for (gsize i = 0; i < g->n_output; i++) {
-    PhysnnOnnxValueInfo *v = read_value_info (r, g->output[i], "output");
+    PhysnnOnnxValueInfo *v = read_value_info (r, g->output[i], "output",
+        i);
     if (v == NULL)
       return NULL;
     g_ptr_array_add (m->outputs, v);
   }
   for (gsize i = 0; i < g->n_value_info; i++) {
     PhysnnOnnxValueInfo *v = read_value_info (r, g->value_info[i],
-        "value_info");
+        "value_info", i);
     if (v == NULL)
       return NULL;
     g_ptr_array_add (m->value_infos, v);
@@ -989,6 +1042,39 @@ write_tensor (Writer *w, const gchar *name, PhysnnTensor *t)
   tp->raw_data.len = physnn_tensor_get_nbytes (t);
   tp->raw_data.data = _physnn_tensor_host (t, PHYSNN_ACCESS_READ);
   return tp;
+}
+
+/* An initializer held unpacked as int8/uint8 and stored as INT4/UINT4: two
+ * values per byte, the first in the low nibble. */
+static gboolean
+pack_int4 (Writer *w, Onnx__TensorProto *tp, PhysnnTensor *t, gint type,
+    const gchar *name, GError **error)
+{
+  PhysnnDType dt = physnn_tensor_get_dtype (t);
+  gboolean sgn = type == PHYSNN_ONNX_INT4;
+  gsize n = physnn_tensor_get_n_elements (t);
+  const guint8 *src = _physnn_tensor_host (t, PHYSNN_ACCESS_READ);
+  if (dt != (sgn ? PHYSNN_DTYPE_INT8 : PHYSNN_DTYPE_UINT8)) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+        "initializer \"%s\" is marked %s but holds %s values", name,
+        sgn ? "INT4" : "UINT4", physnn_dtype_to_string (dt));
+    return FALSE;
+  }
+  guint8 *packed = walloc (w, (n + 1) / 2);
+  for (gsize i = 0; i < n; i++) {
+    gint v = sgn ? (gint) (gint8) src[i] : (gint) src[i];
+    if (v < (sgn ? -8 : 0) || v > (sgn ? 7 : 15)) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+          "initializer \"%s\" is marked %s but element %" G_GSIZE_FORMAT
+          " is %d", name, sgn ? "INT4" : "UINT4", i, v);
+      return FALSE;
+    }
+    packed[i / 2] |= (guint8) ((v & 15) << ((i & 1) ? 4 : 0));
+  }
+  tp->data_type = type;
+  tp->raw_data.len = (n + 1) / 2;
+  tp->raw_data.data = packed;
+  return TRUE;
 }
 
 static Onnx__ValueInfoProto *
@@ -1166,6 +1252,10 @@ physnn_onnx_model_serialize (const PhysnnOnnxModel *m, GError **error)
       goto out;
     }
     gp.initializer[i] = write_tensor (&w, name, t);
+    gint four = GPOINTER_TO_INT (g_hash_table_lookup (m->int4_initializers,
+            name));
+    if (four && !pack_int4 (&w, gp.initializer[i], t, four, name, error))
+      goto out;
   }
   gp.n_input = m->inputs->len;
   gp.input = walloc (&w, gp.n_input * sizeof (gpointer));

@@ -246,6 +246,7 @@ expect_error (GBytes *bytes, const gchar *needle)
     g_error ("the model loaded, but \"%s\" was expected", needle);
   g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT);
   g_assert_true (g_str_has_prefix (error->message, LABEL ": "));
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
   if (strstr (error->message, needle) == NULL)
     g_error ("expected \"%s\" in: %s", needle, error->message);
   g_test_message ("refused: %s", error->message);
@@ -1242,8 +1243,8 @@ test_bad_types (void)
 
   Pb *g = graph_pb ();
   pb_msg (g, G_INPUT, value_info_pb ("z", 999, 1, &d1));
-  expect_error (model_bytes (g), "input \"z\": element type unknown is not "
-                                 "supported");
+  expect_error (model_bytes (g),
+      "input \"z\": element type unknown (999) is not supported");
 
   /* a sequence where a tensor is expected */
   Pb *ty = pb_new ();
@@ -1364,16 +1365,16 @@ test_bad_names (void)
 
   g = graph_pb ();
   pb_msg (g, G_NODE, node_pb ("Relu", "\xff\xfe", "y", "z"));
-  expect_error (model_bytes (g), "a node name is not valid UTF-8");
+  expect_error (model_bytes (g), "node #1: the name is not valid UTF-8");
 
   g_autofree gchar *longname = g_strnfill (PHYSNN_ONNX_MAX_NAME + 1, 'n');
   g = graph_pb ();
   pb_msg (g, G_NODE, node_pb ("Relu", longname, "y", "z"));
-  expect_error (model_bytes (g), "a node name is longer than 4096 bytes");
+  expect_error (model_bytes (g), "node #1: the name is longer than 4096 bytes");
 
   g = graph_pb ();
   pb_msg (g, G_NODE, node_pb ("Relu", "r", "y\xc3", "z"));
-  expect_error (model_bytes (g), "an input name is not valid UTF-8");
+  expect_error (model_bytes (g), "node \"r\": input 0 is not valid UTF-8");
 
   /* an unnamed node is named by its index */
   g = graph_pb ();
@@ -1382,7 +1383,19 @@ test_bad_names (void)
 
   t = tensor_pb (NULL, ONNX_FLOAT, 1, &d1);
   pb_floats (t, T_RAW_DATA, 1);
-  expect_error (with_initializer (t), "initializer 0 has no name");
+  expect_error (with_initializer (t), "initializer #0 has no name");
+
+  /* names that cannot be printed are replaced by positions */
+  t = tensor_pb ("w\xe2\x82", ONNX_FLOAT, 1, &d1);
+  pb_floats (t, T_RAW_DATA, 1);
+  expect_error (
+      with_initializer (t), "initializer #0: the name is not valid UTF-8");
+  g = graph_pb ();
+  pb_msg (g, G_INPUT, value_info_pb ("\xed\xa0\x80", ONNX_FLOAT, 1, &d1));
+  expect_error (model_bytes (g), "input #1: the name is not valid UTF-8");
+  g = graph_pb ();
+  pb_msg (g, G_NODE, node_pb ("Relu\xff", "r", "y", "z"));
+  expect_error (model_bytes (g), "node \"r\": op_type is not valid UTF-8");
 
   g = graph_pb ();
   for (guint i = 0; i < 2; i++) {
@@ -1435,7 +1448,7 @@ test_bad_attributes (void)
   a = pb_new ();
   pb_int (a, A_TYPE, 2);
   pb_int (a, A_I, 3);
-  expect_error (with_attribute (a), "node \"act\": an attribute has no name");
+  expect_error (with_attribute (a), "node \"act\": attribute #0 has no name");
 
   a = pb_new ();
   pb_str (a, A_NAME, "alpha");
@@ -1603,6 +1616,7 @@ test_byte_flips (void)
     if (m == NULL) {
       g_assert_nonnull (error);
       g_assert_true (g_str_has_prefix (error->message, "flip.onnx: "));
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
       continue;
     }
     loaded++;
