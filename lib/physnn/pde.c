@@ -84,6 +84,7 @@ typedef struct {
   gint root; /* lhs - rhs when has_rhs */
   gint lhs, rhs;
   gboolean has_rhs;
+  guint term0, n_terms; /* its additive terms, in self->terms */
 } Equation;
 
 typedef struct {
@@ -102,6 +103,7 @@ struct _PhysnnPde {
   gchar *text;
   GArray *nodes;      /* Node */
   GArray *equations;  /* Equation */
+  GArray *terms;      /* gint: node of each additive term */
   GPtrArray *symbols; /* Symbol* */
   GHashTable *params; /* name -> gdouble* */
 
@@ -148,6 +150,7 @@ physnn_pde_finalize (GObject *object)
   g_free (self->text);
   g_array_unref (self->nodes);
   g_array_unref (self->equations);
+  g_array_unref (self->terms);
   g_ptr_array_unref (self->symbols);
   g_hash_table_unref (self->params);
   g_ptr_array_unref (self->derivs);
@@ -167,6 +170,7 @@ physnn_pde_init (PhysnnPde *self)
 {
   self->nodes = g_array_new (FALSE, TRUE, sizeof (Node));
   self->equations = g_array_new (FALSE, TRUE, sizeof (Equation));
+  self->terms = g_array_new (FALSE, FALSE, sizeof (gint));
   self->symbols = g_ptr_array_new_with_free_func ((GDestroyNotify)symbol_free);
   self->params =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -650,6 +654,23 @@ parse_expr (Parser *ps)
   return a;
 }
 
+/* The additive terms of an equation: what the residual balances, whose
+ * size says how small the residual is relative to the physics. */
+static void
+collect_terms (PhysnnPde *self, gint i)
+{
+  const Node *n = &g_array_index (self->nodes, Node, i);
+  if (n->op == N_ADD || n->op == N_SUB) {
+    gint b = n->b;
+    collect_terms (self, n->a);
+    collect_terms (self, b);
+  } else if (n->op == N_NEG) {
+    collect_terms (self, n->a);
+  } else {
+    g_array_append_val (self->terms, i);
+  }
+}
+
 static gboolean
 parse_system (Parser *ps)
 {
@@ -685,6 +706,9 @@ parse_system (Parser *ps)
             "a second '=' in one equation; "
             "separate equations with ';'");
     }
+    eq.term0 = ps->pde->terms->len;
+    collect_terms (ps->pde, eq.root);
+    eq.n_terms = ps->pde->terms->len - eq.term0;
     g_array_append_val (ps->pde->equations, eq);
     if (ps->tok.kind == T_END)
       return TRUE;
@@ -1547,7 +1571,8 @@ fn (NodeOp op, gdouble a, gdouble b)
 
 /* Node by node over blocks of points, in float64. */
 static void
-evaluate_host (PhysnnPde *self, Source *src, gsize n, gfloat *out)
+evaluate_host (
+    PhysnnPde *self, Source *src, gsize n, gfloat *out, gfloat *scale)
 {
   guint nn = self->nodes->len;
   gdouble *reg = g_new (gdouble, (gsize)nn * BLOCK);
@@ -1596,6 +1621,14 @@ evaluate_host (PhysnnPde *self, Source *src, gsize n, gfloat *out)
       const gdouble *r = reg + (gsize)root * BLOCK;
       for (gsize k = 0; k < m; k++)
         out[e * n + p0 + k] = (gfloat)r[k];
+    }
+    for (gsize k = 0; k < m; k++) {
+      gdouble mx = 0;
+      for (guint t = 0; t < self->terms->len; t++) {
+        gint node = g_array_index (self->terms, gint, t);
+        mx = MAX (mx, fabs (reg[(gsize)node * BLOCK + k]));
+      }
+      scale[p0 + k] = (gfloat)mx;
     }
   }
   g_free (reg);
@@ -1702,18 +1735,27 @@ cl_source (PhysnnPde *self)
           "const uint o%u, const uint st%u",
           i, i, i);
   g_string_append (s,
-      ",\n    __global float *out, const uint out_off)\n{\n"
+      ",\n    __global float *out, const uint out_off,\n"
+      "    __global float *scale, const uint scale_off)\n{\n"
       "  const uint p = get_global_id (0);\n  if (p >= n)\n    return;\n");
   for (guint i = 0; i < self->symbols->len; i++)
     if (symbol_is_read (g_ptr_array_index (self->symbols, i)))
       g_string_append_printf (
           s, "  const float s%u = a%u[o%u + p * st%u];\n", i, i, i, i);
+  for (guint t = 0; t < self->terms->len; t++) {
+    g_string_append_printf (s, "  const float t%u = ", t);
+    cl_expr (self, s, g_array_index (self->terms, gint, t));
+    g_string_append (s, ";\n");
+  }
   for (guint e = 0; e < self->equations->len; e++) {
     g_string_append_printf (s, "  out[out_off + %uu * n + p] = ", e);
     cl_expr (self, s, g_array_index (self->equations, Equation, e).root);
     g_string_append (s, ";\n");
   }
-  g_string_append (s, "}\n");
+  g_string_append (s, "  float m = 0.0f;\n");
+  for (guint t = 0; t < self->terms->len; t++)
+    g_string_append_printf (s, "  m = fmax (m, fabs (t%u));\n", t);
+  g_string_append (s, "  scale[scale_off + p] = m;\n}\n");
   return g_string_free (s, FALSE);
 }
 
@@ -1734,7 +1776,7 @@ physnn_pde_get_kernel_source (PhysnnPde *self)
 
 static gboolean
 evaluate_cl (PhysnnPde *self, PhysnnDevice *device, Source *src, gsize n,
-    PhysnnTensor *out, GError **error)
+    PhysnnTensor *out, PhysnnTensor *scale, GError **error)
 {
   if (n > G_MAXUINT32 / MAX_EQUATIONS) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
@@ -1775,7 +1817,13 @@ evaluate_cl (PhysnnPde *self, PhysnnDevice *device, Source *src, gsize n,
       out, device, PHYSNN_ACCESS_WRITE, &ooff, error);
   if (omem == NULL)
     return FALSE;
+  gsize soff;
+  cl_mem smem = _physnn_tensor_get_cl_mem (
+      scale, device, PHYSNN_ACCESS_WRITE, &soff, error);
+  if (smem == NULL)
+    return FALSE;
   guint32 n32 = (guint32)n, ooff32 = (guint32)(ooff / sizeof (gfloat));
+  guint32 soff32 = (guint32)(soff / sizeof (gfloat));
   cl_kernel k = self->kernel;
   guint arg = 0;
   _physnn_device_lock (device);
@@ -1789,6 +1837,8 @@ evaluate_cl (PhysnnPde *self, PhysnnDevice *device, Source *src, gsize n,
   }
   clSetKernelArg (k, arg++, sizeof omem, &omem);
   clSetKernelArg (k, arg++, sizeof ooff32, &ooff32);
+  clSetKernelArg (k, arg++, sizeof smem, &smem);
+  clSetKernelArg (k, arg++, sizeof soff32, &soff32);
   gsize global = n;
   gboolean ok = _physnn_device_enqueue (device, k, 1, &global, NULL, error);
   _physnn_device_unlock (device);
@@ -1818,6 +1868,10 @@ check_bound (PhysnnPde *self, GError **error)
  * @derivatives: (array length=n_derivatives): one tensor per derivative of
  *   physnn_pde_get_derivatives(), in that order, one value per point
  * @n_derivatives: the number of derivative tensors
+ * @scale: (out) (optional) (transfer full): per point, the largest |term|
+ *   of the equations' additive terms (for `u_t - alpha*u_xx`: max(|u_t|,
+ *   |alpha*u_xx|)), float32 [N]: the size of the physics the residual is
+ *   small against
  * @error: return location for a #GError
  *
  * Evaluates the residual from values already computed (for instance the
@@ -1832,7 +1886,7 @@ PhysnnTensor *
 physnn_pde_evaluate (PhysnnPde *self, PhysnnDevice *device,
     PhysnnTensor **inputs, guint n_inputs, PhysnnTensor **outputs,
     guint n_outputs, PhysnnTensor **derivatives, guint n_derivatives,
-    GError **error)
+    PhysnnTensor **scale, GError **error)
 {
   Source src[MAX_NAMES];
   gsize n = 0;
@@ -1858,14 +1912,18 @@ physnn_pde_evaluate (PhysnnPde *self, PhysnnDevice *device,
   PhysnnTensor *out =
       ne == 1 ? physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, shape + 1)
               : physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 2, shape);
+  g_autoptr (PhysnnTensor) sc =
+      physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, shape + 1);
   if (cl) {
-    if (!evaluate_cl (self, device, src, n, out, error))
+    if (!evaluate_cl (self, device, src, n, out, sc, error))
       g_clear_object (&out);
   } else {
-    evaluate_host (
-        self, src, n, _physnn_tensor_host (out, PHYSNN_ACCESS_WRITE));
+    evaluate_host (self, src, n, _physnn_tensor_host (out, PHYSNN_ACCESS_WRITE),
+        _physnn_tensor_host (sc, PHYSNN_ACCESS_WRITE));
   }
   clear_sources (self, src);
+  if (out && scale)
+    *scale = g_steal_pointer (&sc);
   return out;
 }
 
@@ -1876,6 +1934,8 @@ physnn_pde_evaluate (PhysnnPde *self, PhysnnDevice *device,
  * @device: where to compute
  * @inputs: (array length=n_inputs): one tensor per model input
  * @n_inputs: the number of inputs
+ * @scale: (out) (optional) (transfer full): the largest |term| per point, as
+ *   physnn_pde_evaluate() gives it
  * @error: return location for a #GError
  *
  * Evaluates @model with exactly the derivatives the PDE needs (binding it
@@ -1890,7 +1950,7 @@ physnn_pde_evaluate (PhysnnPde *self, PhysnnDevice *device,
  */
 PhysnnTensor *
 physnn_pde_residual (PhysnnPde *self, PhysnnModel *model, PhysnnDevice *device,
-    PhysnnTensor **inputs, guint n_inputs, GError **error)
+    PhysnnTensor **inputs, guint n_inputs, PhysnnTensor **scale, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_PDE (self), NULL);
   g_return_val_if_fail (PHYSNN_IS_MODEL (model), NULL);
@@ -1923,5 +1983,5 @@ physnn_pde_residual (PhysnnPde *self, PhysnnModel *model, PhysnnDevice *device,
   guint n_out = physnn_model_get_n_outputs (model);
   return physnn_pde_evaluate (self, device, inputs, n_inputs,
       (PhysnnTensor **)res->pdata, n_out, (PhysnnTensor **)res->pdata + n_out,
-      res->len - n_out, error);
+      res->len - n_out, scale, error);
 }

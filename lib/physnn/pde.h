@@ -60,10 +60,10 @@ const gchar *physnn_pde_get_derivative (PhysnnPde *self, guint index);
 PhysnnTensor *physnn_pde_evaluate (PhysnnPde *self, PhysnnDevice *device,
     PhysnnTensor **inputs, guint n_inputs, PhysnnTensor **outputs,
     guint n_outputs, PhysnnTensor **derivatives, guint n_derivatives,
-    GError **error);
+    PhysnnTensor **scale, GError **error);
 PhysnnTensor *physnn_pde_residual (PhysnnPde *self, PhysnnModel *model,
     PhysnnDevice *device, PhysnnTensor **inputs, guint n_inputs,
-    GError **error);
+    PhysnnTensor **scale, GError **error);
 
 gchar *physnn_pde_get_kernel_source (PhysnnPde *self);
 
