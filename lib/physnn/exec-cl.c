@@ -13,6 +13,7 @@
 #include "physnn/model-private.h"
 #include "physnn/error.h"
 #include "physnn/tensor-private.h"
+#include "physnn/quant-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -153,6 +154,13 @@ kernel (Exec *x, const gchar *name)
 {
   return _physnn_device_get_kernel (x->dev, KSRC, x->plan->options, name,
       x->error);
+}
+
+/* A kernel of another program (no jet options). */
+static cl_kernel
+kernel_in (Exec *x, const gchar *name)
+{
+  return _physnn_device_get_kernel (x->dev, "quant.cl", NULL, name, x->error);
 }
 
 /* A small read-only device buffer holding `size` bytes of `data`. */
@@ -1158,6 +1166,156 @@ run_pool (Exec *x)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Quantization (kernels/quant.cl). Quantized activations stay on the device
+ * as floats holding integers. A DequantizeLinear of constant weights is
+ * dequantized once per plan from packed storage (int8, or two int4 per
+ * byte) into a float32 buffer that the following GEMM or convolution reads;
+ * the fused kernels instead read the packed bytes in every run. */
+
+static gboolean
+qdq_launch (Exec *x, cl_kernel k, guint n_args, gsize n)
+{
+  gboolean ok = launch (x, k, n);
+  _physnn_device_unlock (x->dev);
+  return ok;
+}
+
+static gboolean
+run_qdq (Exec *x)
+{
+  const PhysnnNode *n = x->node;
+  gint in = n->inputs[0], out = n->outputs[0];
+  gboolean quant = n->kind == PHYSNN_OP_QUANTIZE_LINEAR;
+  PhysnnTensor *iv = x->vals[in].comp[0];
+  guint rank;
+  const gsize *shape = physnn_tensor_get_shape (iv, &rank);
+  gsize cnt = physnn_tensor_get_n_elements (iv);
+  gboolean cached_constant = !quant && VAL (x->g, in)->constant != NULL;
+
+  if (cached_constant) {
+    PhysnnTensor *cached = g_hash_table_lookup (x->plan->constants,
+        GINT_TO_POINTER (out));
+    if (cached) {
+      x->flat[out] = g_object_ref (cached);
+      x->vals[out].n_comp = 1;
+      x->vals[out].comp[0] = physnn_tensor_view (cached, 0, rank, shape,
+          NULL);
+      return TRUE;
+    }
+  }
+  PhysnnQdqParams qp;
+  if (!_physnn_qdq_params (x->g, n, rank, shape, &qp, x->error))
+    return FALSE;
+  if (!value_alloc (x, out, 1, rank, shape)) {
+    _physnn_qdq_params_clear (&qp);
+    return FALSE;
+  }
+  cl_mem sm = small_buffer (x, qp.scale, qp.channels * 4);
+  cl_mem zm = small_buffer (x, qp.zero, qp.channels * 4);
+  cl_mem ym = mem_of (x, out, PHYSNN_ACCESS_WRITE);
+  cl_mem qm = NULL;
+  guint32 n32 = (guint32) cnt, inner = (guint32) qp.inner,
+      ch = (guint32) qp.channels;
+  gboolean ok = FALSE;
+  cl_kernel k = NULL;
+
+  if (sm && zm && ym) {
+    if (quant) {
+      cl_mem xm = mem_of (x, in, PHYSNN_ACCESS_READ);
+      k = kernel_in (x, "physnn_quantize");
+      if (xm && k) {
+        gfloat lo = n->attrs.qmin, hi = n->attrs.qmax;
+        _physnn_device_lock (x->dev);
+        ARG (k, 0, n32);
+        ARG (k, 1, xm);
+        ARG (k, 2, ym);
+        ARG (k, 3, sm);
+        ARG (k, 4, zm);
+        ARG (k, 5, inner);
+        ARG (k, 6, ch);
+        ARG (k, 7, lo);
+        ARG (k, 8, hi);
+        ok = qdq_launch (x, k, 9, cnt);
+      }
+    } else if (x->flat[in] != NULL) {
+      /* quantized on the device by an earlier node */
+      cl_mem xm = mem_of (x, in, PHYSNN_ACCESS_READ);
+      k = kernel_in (x, "physnn_dequantize");
+      if (xm && k) {
+        _physnn_device_lock (x->dev);
+        ARG (k, 0, n32);
+        ARG (k, 1, xm);
+        ARG (k, 2, ym);
+        ARG (k, 3, sm);
+        ARG (k, 4, zm);
+        ARG (k, 5, inner);
+        ARG (k, 6, ch);
+        ok = qdq_launch (x, k, 7, cnt);
+      }
+    } else {
+      /* stored integers on the host: packed weights when 8 or 4 bits */
+      PhysnnPackedWeight pw;
+      g_autoptr (PhysnnTensor) ints = NULL;
+      g_autoptr (GBytes) packed = NULL;
+      gint32 bits = 8, sgn = 1;
+      if (_physnn_graph_packed_weight (x->g, out, &pw) && !pw.fp16) {
+        packed = _physnn_quant_pack (pw.stored, pw.bits);
+        bits = (gint32) pw.bits;
+        sgn = pw.sgn;
+      } else {
+        /* other integer types: as exact floats through the plain kernel */
+        ints = physnn_tensor_convert (iv, PHYSNN_DTYPE_FLOAT32);
+      }
+      if (packed) {
+        gsize psize;
+        gconstpointer pd = g_bytes_get_data (packed, &psize);
+        qm = small_buffer (x, pd, psize);
+        k = kernel_in (x, "physnn_dequantize_packed");
+        if (qm && k) {
+          _physnn_device_lock (x->dev);
+          ARG (k, 0, n32);
+          ARG (k, 1, qm);
+          ARG (k, 2, bits);
+          ARG (k, 3, sgn);
+          ARG (k, 4, ym);
+          ARG (k, 5, sm);
+          ARG (k, 6, zm);
+          ARG (k, 7, inner);
+          ARG (k, 8, ch);
+          ok = qdq_launch (x, k, 9, cnt);
+        }
+      } else {
+        qm = small_buffer (x, _physnn_tensor_host (ints, PHYSNN_ACCESS_READ),
+            cnt * 4);
+        k = kernel_in (x, "physnn_dequantize");
+        if (qm && k) {
+          _physnn_device_lock (x->dev);
+          ARG (k, 0, n32);
+          ARG (k, 1, qm);
+          ARG (k, 2, ym);
+          ARG (k, 3, sm);
+          ARG (k, 4, zm);
+          ARG (k, 5, inner);
+          ARG (k, 6, ch);
+          ok = qdq_launch (x, k, 7, cnt);
+        }
+      }
+    }
+  }
+  if (ok && cached_constant)
+    g_hash_table_insert (x->plan->constants, GINT_TO_POINTER (out),
+        g_object_ref (x->flat[out]));
+  if (qm)
+    clReleaseMemObject (qm);
+  if (sm)
+    clReleaseMemObject (sm);
+  if (zm)
+    clReleaseMemObject (zm);
+  _physnn_qdq_params_clear (&qp);
+  return ok;
+}
+
+/* ------------------------------------------------------------------------ */
 
 static gboolean
 host_node (Exec *x)
@@ -1177,6 +1335,9 @@ run_node (Exec *x)
   const PhysnnNode *n = x->node;
   PhysnnRefHooks hooks = { hook_apply_map, hook_apply_pad, x };
 
+  if (n->kind == PHYSNN_OP_QUANTIZE_LINEAR ||
+      n->kind == PHYSNN_OP_DEQUANTIZE_LINEAR)
+    return run_qdq (x);
   if (host_node (x))
     return _physnn_ref_run_node (x->g, x->spec, x->vals, n, NULL, x->error);
 

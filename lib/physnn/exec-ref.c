@@ -1500,6 +1500,68 @@ run_shape_op (Run *r)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Quantization: QuantizeLinear and DequantizeLinear with the exact ONNX
+ * semantics, in double precision:
+ *   y = saturate (round_half_even (x / scale) + zero_point)
+ *   y = (x - zero_point) * scale
+ * per tensor (scalar scale) or per axis (1-D scale along `axis`). Integer
+ * results are host int64 values like every integer here, so they carry no
+ * derivatives: a quantized activation is a step function of its input. */
+
+static gboolean
+run_qdq (Run *r)
+{
+  const PhysnnNode *n = r->node;
+  gboolean quant = n->kind == PHYSNN_OP_QUANTIZE_LINEAR;
+  PhysnnTensor *x = r->vals[n->inputs[0]].comp[0];
+  PhysnnTensor *st = r->vals[n->inputs[1]].comp[0];
+  gint zi = n->n_inputs > 2 ? n->inputs[2] : -1;
+  PhysnnTensor *zt = zi >= 0 ? r->vals[zi].comp[0] : NULL;
+  guint rank;
+  const gsize *shape = physnn_tensor_get_shape (x, &rank);
+  gsize len = physnn_tensor_get_n_elements (x);
+  gsize ns = physnn_tensor_get_n_elements (st), inner = 1;
+
+  if (ns > 1) {
+    guint axis = 0;
+    if (!norm_axis (r, n->attrs.axis, rank, &axis))
+      return FALSE;
+    if (shape[axis] != ns)
+      return node_fail (r, PHYSNN_ERROR_SHAPE, "%" G_GSIZE_FORMAT " scales "
+          "for axis %u of size %" G_GSIZE_FORMAT, ns, axis, shape[axis]);
+    inner = numel (rank - axis - 1, shape + axis + 1);
+  }
+  g_autofree gdouble *scale = physnn_tensor_to_doubles (st, NULL);
+  g_autofree gdouble *zero = zt ? physnn_tensor_to_doubles (zt, NULL) :
+      g_new0 (gdouble, ns);
+  PhysnnJetValue *O = &r->vals[n->outputs[0]];
+  O->n_comp = 1;
+  if (quant) {
+    g_autoptr (PhysnnTensor) xf = as_f64 (x);
+    const gdouble *xv = CD (xf);
+    O->comp[0] = physnn_tensor_new (PHYSNN_DTYPE_INT64, rank, shape);
+    gint64 *y = _physnn_tensor_host (O->comp[0], PHYSNN_ACCESS_WRITE);
+    for (gsize i = 0; i < len; i++) {
+      gsize ch = ns > 1 ? (i / inner) % ns : 0;
+      gdouble q = nearbyint (xv[i] / scale[ch]) + zero[ch];
+      if (isnan (q))
+        q = zero[ch];
+      y[i] = (gint64) CLAMP (q, (gdouble) n->attrs.qmin,
+          (gdouble) n->attrs.qmax);
+    }
+  } else {
+    g_autofree gdouble *xv = physnn_tensor_to_doubles (x, NULL);
+    O->comp[0] = new_f64 (rank, shape);
+    gdouble *y = D (O->comp[0]);
+    for (gsize i = 0; i < len; i++) {
+      gsize ch = ns > 1 ? (i / inner) % ns : 0;
+      y[i] = (xv[i] - zero[ch]) * scale[ch];
+    }
+  }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
 
 static gboolean
 run_node (Run *r)
@@ -1544,6 +1606,9 @@ run_node (Run *r)
     case PHYSNN_OP_GATHER:
     case PHYSNN_OP_CAST:
       return run_shape_op (r);
+    case PHYSNN_OP_QUANTIZE_LINEAR:
+    case PHYSNN_OP_DEQUANTIZE_LINEAR:
+      return run_qdq (r);
     default:
       if (physnn_op_is_unary (r->node->kind))
         return run_unary (r);

@@ -24,6 +24,7 @@
 #include "physnn/device-private.h"
 #include "physnn/error.h"
 #include "physnn/tensor-private.h"
+#include "physnn/quant-private.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +49,12 @@ typedef struct {
   gboolean dynamic_uniform;     /* uniform, but computed from inputs */
   gint uarg;                    /* kernel argument of a uniform value */
   gint pparg;                   /* kernel argument of a per-point input */
+  /* A weight kept in packed storage (int8/int4/fp16) and dequantized in
+   * registers where the kernel reads it: U<n> holds the stored integers or
+   * halves, US<n>/UZ<n> the scales and zero points. */
+  gboolean packed;
+  PhysnnPackedWeight pw;
+  gsize q_inner, q_channels;
 } FV;
 
 struct _PhysnnFusedPlan {
@@ -63,6 +70,8 @@ struct _PhysnnFusedPlan {
   GArray *pp_inputs;            /* graph input index per per-point arg */
   GArray *uniform_values;       /* value index per uniform arg */
   PhysnnTensor **uniform_static;        /* per uniform arg: constant upload */
+  PhysnnTensor **uniform_scale; /* packed weights: scales, zero points */
+  PhysnnTensor **uniform_zero;
   gboolean needs_uniform_run;
   gboolean *per_point_input;
 };
@@ -76,6 +85,7 @@ typedef struct {
   gboolean *slot_busy;
   guint slot_cap;
   GPtrArray *strings;           /* literals handed out by fl() */
+  GString *consts;              /* program-scope constant arrays */
 } Gen;
 
 /* An OpenCL float literal: "%.9g" plus what makes it a float ("1" -> "1.0f"). */
@@ -102,9 +112,14 @@ _physnn_fused_plan_free (PhysnnFusedPlan *p)
   if (p->program)
     clReleaseProgram (p->program);
   for (guint i = 0; p->uniform_static && p->uniform_values &&
-      i < p->uniform_values->len; i++)
+      i < p->uniform_values->len; i++) {
     g_clear_object (&p->uniform_static[i]);
+    g_clear_object (&p->uniform_scale[i]);
+    g_clear_object (&p->uniform_zero[i]);
+  }
   g_free (p->uniform_static);
+  g_free (p->uniform_scale);
+  g_free (p->uniform_zero);
   if (p->uniform_values)
     g_array_unref (p->uniform_values);
   if (p->pp_inputs)
@@ -184,6 +199,19 @@ free_probe (PhysnnGraph *g, PhysnnJetValue *all)
   g_free (all);
 }
 
+/* Integers made by QuantizeLinear are per-point data (quantized
+ * activations), not shape arithmetic. */
+static gboolean
+quantized_output (PhysnnGraph *g, gint v)
+{
+  for (guint i = 0; i < g->nodes->len; i++) {
+    const PhysnnNode *n = g_ptr_array_index (g->nodes, i);
+    if (n->kind == PHYSNN_OP_QUANTIZE_LINEAR && n->outputs[0] == v)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static gboolean
 classify (Gen *gen, PhysnnJetValue *a2, PhysnnJetValue *a3)
 {
@@ -207,7 +235,7 @@ classify (Gen *gen, PhysnnJetValue *a2, PhysnnJetValue *a3)
         (a2[i].comp[0]));
     if (same)
       continue;
-    if (!is_float) {
+    if (!is_float && !quantized_output (g, (gint) i)) {
       f->shape_int = TRUE;
       continue;
     }
@@ -278,15 +306,34 @@ acc (Gen *gen, gint v, guint c, const gchar *j)
   return g_strdup_printf ("s%d_%u[%s]", r->slot, c, f->width == 1 ? "0" : j);
 }
 
+/* Expression for element `ix` of a uniform value: a float array, or packed
+ * storage dequantized here, in registers, with the ONNX DequantizeLinear
+ * arithmetic (x - zero_point) * scale in float32. */
+static gchar *
+uread (Gen *gen, gint v, const gchar *ix)
+{
+  FV *f = &gen->p->fv[v];
+  if (!f->packed)
+    return g_strdup_printf ("U%d[%s]", f->uarg, ix);
+  if (f->pw.fp16)
+    return g_strdup_printf ("vload_half (%s, U%d)", ix, f->uarg);
+  g_autofree gchar *ch = f->q_channels > 1 ?
+      g_strdup_printf ("(((%s) / %" G_GSIZE_FORMAT ") %% %" G_GSIZE_FORMAT ")",
+      ix, f->q_inner, f->q_channels) : g_strdup ("0");
+  g_autofree gchar *q = f->pw.bits == 4 ?
+      g_strdup_printf ("physnn_q4%s (U%d, %s)", f->pw.sgn ? "s" : "u",
+      f->uarg, ix) : g_strdup_printf ("(float) U%d[%s]", f->uarg, ix);
+  return g_strdup_printf ("((%s - UZ%d[%s]) * US%d[%s])", q, f->uarg, ch,
+      f->uarg, ch);
+}
+
 /* Expression for a uniform operand broadcast over features. */
 static gchar *
 uacc (Gen *gen, gint v, const gchar *j)
 {
   FV *f = &gen->p->fv[v];
-  PhysnnTensor *t = NULL;
-  (void) t;
   gsize n = f->width;           /* set for uniform values in prepare */
-  return g_strdup_printf ("U%d[%s]", f->uarg, n <= 1 ? "0" : j);
+  return uread (gen, v, n <= 1 ? "0" : j);
 }
 
 static gboolean
@@ -297,6 +344,16 @@ need_uniform (Gen *gen, gint v, guint expect_elems)
   if (f->uarg < 0) {
     f->uarg = (gint) p->uniform_values->len;
     g_array_append_val (p->uniform_values, v);
+    if (_physnn_graph_packed_weight (p->graph, v, &f->pw)) {
+      guint rank;
+      const gsize *shape = physnn_tensor_get_shape (f->pw.stored, &rank);
+      PhysnnQdqParams qp = { 0 };
+      f->packed = f->pw.fp16 || _physnn_qdq_params (p->graph, f->pw.node,
+          rank, shape, &qp, NULL);
+      f->q_inner = qp.inner;
+      f->q_channels = qp.channels;
+      _physnn_qdq_params_clear (&qp);
+    }
   }
   return TRUE;
 }
@@ -375,12 +432,10 @@ gen_gemm (Gen *gen, const PhysnnNode *n)
     }
     E ("    for (int k = 0; k < %u; k++) {\n", K);
     for (guint u = 0; u < step; u++) {
-      if (tb)
-        E ("      const VT w%u = (VT) (U%d[(j + %u) * %u + k]);\n", u,
-            p->fv[b].uarg, u, K);
-      else
-        E ("      const VT w%u = (VT) (U%d[k * %u + j + %u]);\n", u,
-            p->fv[b].uarg, M, u);
+      g_autofree gchar *ix = tb ? g_strdup_printf ("(j + %u) * %u + k", u, K)
+          : g_strdup_printf ("k * %u + j + %u", M, u);
+      g_autofree gchar *w = uread (gen, b, ix);
+      E ("      const VT w%u = (VT) (%s);\n", u, w);
     }
     for (guint cc = 0; cc < fo->ncomp; cc++) {
       guint8 kin = cc < fa->ncomp ? fa->kind[cc] : K_ZERO;
@@ -407,8 +462,9 @@ gen_gemm (Gen *gen, const PhysnnNode *n)
           g_autofree gchar *ix = tb ?
               g_strdup_printf ("(j + %u) * %u + %d", u, K, col) :
               g_strdup_printf ("%d * %u + j + %u", col, M, u);
-          E ("    s%d_%u[j + %u] = (VT) (%s * U%d[%s]);\n", ro->slot, cc, u,
-              fl (gen, alpha), p->fv[b].uarg, ix);
+          g_autofree gchar *w = uread (gen, b, ix);
+          E ("    s%d_%u[j + %u] = (VT) (%s * %s);\n", ro->slot, cc, u,
+              fl (gen, alpha), w);
         } else if (cc == 0 && c >= 0 && beta != 0.0f) {
           g_autofree gchar *ju_ix = g_strdup_printf ("j + %u", u);
           g_autofree gchar *cv = uacc (gen, c, ju_ix);
@@ -699,6 +755,63 @@ gen_binary (Gen *gen, const PhysnnNode *n)
 #undef OPB
 #undef KA
 #undef KB
+  return TRUE;
+}
+
+/* Quantized activations: QuantizeLinear / DequantizeLinear of a per-point
+ * value, per tensor or per feature, with scales and zero points compiled in
+ * as constant arrays. The integers carry no derivatives (a quantized value
+ * is a step function of its input), as on the reference path. */
+static gboolean
+gen_qdq (Gen *gen, const PhysnnNode *n)
+{
+  PhysnnFusedPlan *p = gen->p;
+  gint a = n->inputs[0], out = n->outputs[0];
+  FV *fa = &p->fv[a];
+  gboolean quant = n->kind == PHYSNN_OP_QUANTIZE_LINEAR;
+  gsize shape[2] = { 1, fa->width };
+  PhysnnQdqParams qp;
+
+  if (!fa->pp)
+    return ineligible (gen, "%s %s of a uniform value", n->op_type, n->name);
+  if (!_physnn_qdq_params (p->graph, n, fa->rank == 2 ? 2 : 1,
+          fa->rank == 2 ? shape : shape + 1, &qp, NULL))
+    return ineligible (gen, "%s %s: parameters", n->op_type, n->name);
+  if (qp.channels > 1 && (fa->rank != 2 || qp.inner != 1))
+    return ineligible (gen, "%s %s is per axis across points", n->op_type,
+        n->name), _physnn_qdq_params_clear (&qp), FALSE;
+  guint id = gen->strings->len;
+  g_string_append_printf (gen->consts, "__constant float QS%u[%"
+      G_GSIZE_FORMAT "] = {", id, qp.channels);
+  for (gsize c = 0; c < qp.channels; c++)
+    g_string_append_printf (gen->consts, "%s%s", c ? ", " : " ",
+        fl (gen, qp.scale[c]));
+  g_string_append_printf (gen->consts, " };\n__constant float QZ%u[%"
+      G_GSIZE_FORMAT "] = {", id, qp.channels);
+  for (gsize c = 0; c < qp.channels; c++)
+    g_string_append_printf (gen->consts, "%s%s", c ? ", " : " ",
+        fl (gen, qp.zero[c]));
+  g_string_append (gen->consts, " };\n");
+  const gchar *ch = qp.channels > 1 ? "j" : "0";
+  _physnn_qdq_params_clear (&qp);
+
+  alloc_out (gen, out, fa->width, FALSE);
+  FV *fo = &p->fv[out];
+  fo->rank = fa->rank;
+  fo->kind[0] = K_GEN;
+  g_autofree gchar *x = acc (gen, a, 0, "j");
+  E ("  for (int j = 0; j < %u; j++) {\n", fo->width);
+  E ("    const VT x = %s;\n", x);
+  if (quant) {
+    E ("    VT q = rint (x / QS%u[%s]) + QZ%u[%s];\n", id, ch, id, ch);
+    E ("    q = select (q, (VT) (QZ%u[%s]), isnan (q));\n", id, ch);
+    E ("    s%d_0[j] = clamp (q, (VT) (%s), (VT) (%s));\n", fo->slot,
+        fl (gen, n->attrs.qmin), fl (gen, n->attrs.qmax));
+  } else {
+    E ("    s%d_0[j] = (x - QZ%u[%s]) * QS%u[%s];\n", fo->slot, id, ch, id,
+        ch);
+  }
+  E ("  }\n");
   return TRUE;
 }
 
@@ -1045,6 +1158,10 @@ generate (Gen *gen, PhysnnJetValue *probe2)
       case PHYSNN_OP_CAST:
         ok = gen_alias (gen, n);
         break;
+      case PHYSNN_OP_QUANTIZE_LINEAR:
+      case PHYSNN_OP_DEQUANTIZE_LINEAR:
+        ok = gen_qdq (gen, n);
+        break;
       default:
         ok = physnn_op_is_unary (n->kind) ? (n->kind == PHYSNN_OP_IDENTITY ?
             gen_alias (gen, n) : gen_unary (gen, n)) :
@@ -1103,11 +1220,31 @@ generate (Gen *gen, PhysnnJetValue *probe2)
     g_string_append_printf (k, "typedef float%u VT;\ntypedef int%u IT;\n"
         "#define ISPOS(x) isgreater ((x), (VT) (0.0f))\n", vw, vw);
   g_string_append (k, "#define POS(x) select ((VT) (0.0f), (VT) (1.0f), "
-      "ISPOS (x))\n\n__kernel void\nphysnn_fused (const uint n");
+      "ISPOS (x))\n");
+  /* 4-bit weights: two per byte, the first in the low nibble */
+  g_string_append (k, "static inline float\nphysnn_q4u (__global const uchar "
+      "*q, const uint i)\n{\n  const uint b = q[i >> 1];\n"
+      "  return (float) ((i & 1) ? (b >> 4) : (b & 15u));\n}\n"
+      "static inline float\nphysnn_q4s (__global const uchar *q, const uint "
+      "i)\n{\n  const uint b = q[i >> 1];\n"
+      "  const int v = (int) ((i & 1) ? (b >> 4) : (b & 15u));\n"
+      "  return (float) (v - ((v & 8) << 1));\n}\n");
+  g_string_append (k, gen->consts->str);
+  g_string_append (k, "\n__kernel void\nphysnn_fused (const uint n");
   for (guint i = 0; i < p->pp_inputs->len; i++)
     g_string_append_printf (k, ", __global const float *restrict P%u", i);
-  for (guint i = 0; i < p->uniform_values->len; i++)
-    g_string_append_printf (k, ", __global const float *restrict U%u", i);
+  for (guint i = 0; i < p->uniform_values->len; i++) {
+    FV *f = &p->fv[g_array_index (p->uniform_values, gint, i)];
+    if (!f->packed)
+      g_string_append_printf (k, ", __global const float *restrict U%u", i);
+    else if (f->pw.fp16)
+      g_string_append_printf (k, ", __global const half *restrict U%u", i);
+    else
+      g_string_append_printf (k, ", __global const %s *restrict U%u, "
+          "__global const float *restrict US%u, "
+          "__global const float *restrict UZ%u",
+          f->pw.bits == 8 && f->pw.sgn ? "char" : "uchar", i, i, i);
+  }
   for (guint o = 0; o < g->outputs->len; o++) {
     FV *f = &p->fv[g_array_index (g->outputs, gint, o)];
     for (guint c = 0; c < f->ncomp; c++)
@@ -1129,6 +1266,43 @@ generate (Gen *gen, PhysnnJetValue *probe2)
 
 /* ------------------------------------------------------------------------ */
 
+/* Packed weights go to the device as stored: int8 one per byte, int4 two per
+ * byte, fp16 as halves; scales and zero points as float32. */
+static gboolean
+upload_packed (PhysnnFusedPlan *p, FV *f, guint i, GError **error)
+{
+  const PhysnnPackedWeight *pw = &f->pw;
+  if (pw->fp16) {
+    p->uniform_static[i] = g_object_ref (pw->stored);
+    return physnn_tensor_upload (p->uniform_static[i], p->device, error);
+  }
+  g_autoptr (GBytes) bytes = _physnn_quant_pack (pw->stored, pw->bits);
+  gsize shape[1] = { MAX (g_bytes_get_size (bytes), 1) };
+  p->uniform_static[i] = physnn_tensor_new (PHYSNN_DTYPE_UINT8, 1, shape);
+  guint8 *dst = physnn_tensor_map (p->uniform_static[i], PHYSNN_MAP_WRITE,
+      NULL);
+  memcpy (dst, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  physnn_tensor_unmap (p->uniform_static[i]);
+  guint rank;
+  const gsize *wshape = physnn_tensor_get_shape (pw->stored, &rank);
+  PhysnnQdqParams qp;
+  if (!_physnn_qdq_params (p->graph, pw->node, rank, wshape, &qp, error))
+    return FALSE;
+  gsize cs[1] = { qp.channels };
+  p->uniform_scale[i] = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, cs);
+  p->uniform_zero[i] = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, cs);
+  memcpy (physnn_tensor_map (p->uniform_scale[i], PHYSNN_MAP_WRITE, NULL),
+      qp.scale, qp.channels * 4);
+  physnn_tensor_unmap (p->uniform_scale[i]);
+  memcpy (physnn_tensor_map (p->uniform_zero[i], PHYSNN_MAP_WRITE, NULL),
+      qp.zero, qp.channels * 4);
+  physnn_tensor_unmap (p->uniform_zero[i]);
+  _physnn_qdq_params_clear (&qp);
+  return physnn_tensor_upload (p->uniform_static[i], p->device, error) &&
+      physnn_tensor_upload (p->uniform_scale[i], p->device, error) &&
+      physnn_tensor_upload (p->uniform_zero[i], p->device, error);
+}
+
 PhysnnFusedPlan *
 _physnn_fused_plan_new (PhysnnGraph *graph, const PhysnnJetSpec *spec,
     PhysnnDevice *device, const gboolean *per_point_input,
@@ -1136,7 +1310,7 @@ _physnn_fused_plan_new (PhysnnGraph *graph, const PhysnnJetSpec *spec,
 {
   PhysnnFusedPlan *p = g_new0 (PhysnnFusedPlan, 1);
   Gen gen = { p, g_string_new (NULL), why, 0, 0, NULL, 0,
-    g_ptr_array_new_with_free_func (g_free)
+    g_ptr_array_new_with_free_func (g_free), g_string_new (NULL)
   };
   PhysnnJetValue *a2 = NULL, *a3 = NULL;
   gboolean any_pp = FALSE;
@@ -1198,8 +1372,15 @@ _physnn_fused_plan_new (PhysnnGraph *graph, const PhysnnJetSpec *spec,
 
   /* constant uniform values are uploaded once */
   p->uniform_static = g_new0 (PhysnnTensor *, MAX (p->uniform_values->len, 1));
+  p->uniform_scale = g_new0 (PhysnnTensor *, MAX (p->uniform_values->len, 1));
+  p->uniform_zero = g_new0 (PhysnnTensor *, MAX (p->uniform_values->len, 1));
   for (guint i = 0; i < p->uniform_values->len; i++) {
     gint v = g_array_index (p->uniform_values, gint, i);
+    if (p->fv[v].packed) {
+      if (!upload_packed (p, &p->fv[v], i, error))
+        goto fail;
+      continue;
+    }
     if (VAL (graph, v)->constant == NULL) {
       p->needs_uniform_run = TRUE;
       continue;
@@ -1213,6 +1394,7 @@ _physnn_fused_plan_new (PhysnnGraph *graph, const PhysnnJetSpec *spec,
   free_probe (graph, a3);
   g_free (gen.slot_busy);
   g_ptr_array_unref (gen.strings);
+  g_string_free (gen.consts, TRUE);
   return p;
 
 fail:
@@ -1220,6 +1402,7 @@ fail:
   free_probe (graph, a3);
   g_free (gen.slot_busy);
   g_ptr_array_unref (gen.strings);
+  g_string_free (gen.consts, TRUE);
   if (gen.s)
     g_string_free (gen.s, TRUE);
   _physnn_fused_plan_free (p);
@@ -1288,6 +1471,16 @@ _physnn_fused_run (PhysnnFusedPlan *p, PhysnnTensor **inputs,
     if (m == NULL)
       goto unlock;
     clSetKernelArg (k, arg++, sizeof m, &m);
+    if (p->uniform_scale[i]) {
+      cl_mem sm = _physnn_tensor_get_cl_mem (p->uniform_scale[i], dev,
+          PHYSNN_ACCESS_READ, &off, error);
+      cl_mem zm = _physnn_tensor_get_cl_mem (p->uniform_zero[i], dev,
+          PHYSNN_ACCESS_READ, &off, error);
+      if (sm == NULL || zm == NULL)
+        goto unlock;
+      clSetKernelArg (k, arg++, sizeof sm, &sm);
+      clSetKernelArg (k, arg++, sizeof zm, &zm);
+    }
   }
   for (guint o = 0; o < g->outputs->len; o++) {
     gint v = g_array_index (g->outputs, gint, o);

@@ -58,6 +58,9 @@ typedef enum {
   PHYSNN_OP_SHAPE,
   PHYSNN_OP_GATHER,
   PHYSNN_OP_CAST,
+  /* quantization: ONNX QuantizeLinear / DequantizeLinear */
+  PHYSNN_OP_QUANTIZE_LINEAR,
+  PHYSNN_OP_DEQUANTIZE_LINEAR,
   PHYSNN_N_OPS
 } PhysnnOpKind;
 
@@ -89,6 +92,12 @@ typedef struct {
   PhysnnDType to;
   /* Constant */
   PhysnnTensor *value;
+  /* QuantizeLinear/DequantizeLinear: the integer side's type and range
+   * ([-8, 7] and [0, 15] for the 4-bit types, held in int8/uint8);
+   * `axis` is the per-axis dimension, normalised at run time. */
+  PhysnnDType qtype;
+  gint32 qmin, qmax;
+  gboolean q4;
 } PhysnnOpAttrs;
 
 typedef struct {

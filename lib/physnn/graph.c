@@ -57,6 +57,8 @@ static const struct {
   {"Shape", PHYSNN_OP_SHAPE, 1, 1},
   {"Gather", PHYSNN_OP_GATHER, 2, 2},
   {"Cast", PHYSNN_OP_CAST, 1, 1},
+  {"QuantizeLinear", PHYSNN_OP_QUANTIZE_LINEAR, 2, 3},
+  {"DequantizeLinear", PHYSNN_OP_DEQUANTIZE_LINEAR, 2, 3},
 };
 
 const gchar *
@@ -151,6 +153,7 @@ typedef struct {
   const gchar *path;
   const PhysnnOnnxNode *onnx;
   const gchar *label;
+  const PhysnnOnnxModel *model;
 } Ctx;
 
 static gboolean
@@ -324,6 +327,114 @@ constant_from_attr (const Ctx *c, GError **error)
   return NULL;
 }
 
+/* The integer range of a quantized type; 4-bit types are held in int8/uint8
+ * and marked by the model (int4_initializers). */
+static gboolean
+qrange (PhysnnDType dt, gboolean q4, PhysnnOpAttrs *a)
+{
+  a->qtype = dt;
+  a->q4 = q4;
+  switch (dt) {
+    case PHYSNN_DTYPE_INT8:
+      a->qmin = q4 ? -8 : G_MININT8;
+      a->qmax = q4 ? 7 : G_MAXINT8;
+      return TRUE;
+    case PHYSNN_DTYPE_UINT8:
+      a->qmin = 0;
+      a->qmax = q4 ? 15 : G_MAXUINT8;
+      return TRUE;
+    case PHYSNN_DTYPE_INT16:
+      a->qmin = G_MININT16;
+      a->qmax = G_MAXINT16;
+      return !q4;
+    case PHYSNN_DTYPE_UINT16:
+      a->qmin = 0;
+      a->qmax = G_MAXUINT16;
+      return !q4;
+    case PHYSNN_DTYPE_INT32:
+      a->qmin = G_MININT32;
+      a->qmax = G_MAXINT32;
+      return !q4;
+    default:
+      return FALSE;
+  }
+}
+
+static gboolean
+is_int4 (const Ctx *c, PhysnnGraph *g, gint value)
+{
+  return value >= 0 && VAL (g, value)->constant &&
+      g_hash_table_contains (c->model->int4_initializers,
+      VAL (g, value)->name);
+}
+
+/* QuantizeLinear (x, y_scale, y_zero_point) and DequantizeLinear (x,
+ * x_scale, x_zero_point): scales and zero points must be constants (as in
+ * every QDQ model), scalars for per-tensor or 1-D for per-axis; blocked
+ * quantization (opset 21 block_size) is not supported. */
+static gboolean
+parse_qdq (const Ctx *c, PhysnnGraph *g, PhysnnNode *node, GError **error)
+{
+  PhysnnOpAttrs *a = &node->attrs;
+  gboolean quant = node->kind == PHYSNN_OP_QUANTIZE_LINEAR;
+  gint x = node->inputs[0], s = node->inputs[1];
+  gint z = node->n_inputs > 2 ? node->inputs[2] : -1;
+  gint64 v = 0;
+
+  if (!attr_int (c, "axis", 1, &a->axis, error) ||
+      !attr_int (c, "block_size", 0, &v, error))
+    return FALSE;
+  if (v != 0)
+    return fail (c, error, "blocked quantization (block_size=%" G_GINT64_FORMAT
+        ") is not supported; per-tensor and per-axis are", v);
+  if (s < 0 || VAL (g, s)->constant == NULL)
+    return fail (c, error, "the scale must be a constant (initializer or "
+        "Constant)");
+  PhysnnTensor *st = VAL (g, s)->constant;
+  gsize ns = physnn_tensor_get_n_elements (st);
+  if (!physnn_dtype_is_float (physnn_tensor_get_dtype (st)) ||
+      physnn_tensor_get_rank (st) > 1 || ns == 0)
+    return fail (c, error, "the scale must be a float scalar or 1-D tensor");
+  for (gsize i = 0; i < ns; i++) {
+    gdouble sv = physnn_tensor_get_value (st, i);
+    if (!(sv > 0.0) || !isfinite (sv))
+      return fail (c, error, "scale %" G_GSIZE_FORMAT " is %g; scales must "
+          "be positive and finite", i, sv);
+  }
+  if (z >= 0) {
+    PhysnnTensor *zt = VAL (g, z)->constant;
+    if (zt == NULL)
+      return fail (c, error, "the zero point must be a constant");
+    if (physnn_tensor_get_n_elements (zt) != ns ||
+        physnn_tensor_get_rank (zt) != physnn_tensor_get_rank (st))
+      return fail (c, error, "the zero point has %" G_GSIZE_FORMAT
+          " elements, the scale %" G_GSIZE_FORMAT,
+          physnn_tensor_get_n_elements (zt), ns);
+  }
+  if (quant) {
+    /* the output type is the zero point's, uint8 without one */
+    PhysnnDType dt = z >= 0 ? physnn_tensor_get_dtype (VAL (g, z)->constant) :
+        PHYSNN_DTYPE_UINT8;
+    if (!qrange (dt, is_int4 (c, g, z), a) || dt == PHYSNN_DTYPE_INT32)
+      return fail (c, error, "quantizing to %s is not supported (int8, "
+          "uint8, int16, uint16, int4 and uint4 are)",
+          physnn_dtype_to_string (dt));
+  } else if (x >= 0 && VAL (g, x)->constant) {
+    PhysnnDType dt = physnn_tensor_get_dtype (VAL (g, x)->constant);
+    if (!qrange (dt, is_int4 (c, g, x), a))
+      return fail (c, error, "dequantizing %s is not supported (int8, "
+          "uint8, int16, uint16, int32, int4 and uint4 are)",
+          physnn_dtype_to_string (dt));
+    if (z >= 0 && physnn_tensor_get_dtype (VAL (g, z)->constant) != dt)
+      return fail (c, error, "the zero point is %s, the input %s",
+          physnn_dtype_to_string (physnn_tensor_get_dtype
+              (VAL (g, z)->constant)), physnn_dtype_to_string (dt));
+  }
+  /* a dequantized value computed by QuantizeLinear takes its range from
+   * there once the graph is sorted */
+  return TRUE;
+}
+
 static gboolean
 parse_attrs (const Ctx *c, PhysnnGraph *g, PhysnnNode *node, GError **error)
 {
@@ -460,6 +571,9 @@ parse_attrs (const Ctx *c, PhysnnGraph *g, PhysnnNode *node, GError **error)
     case PHYSNN_OP_CONSTANT:
       a->value = constant_from_attr (c, error);
       return a->value != NULL;
+    case PHYSNN_OP_QUANTIZE_LINEAR:
+    case PHYSNN_OP_DEQUANTIZE_LINEAR:
+      return parse_qdq (c, g, node, error);
     default:
       return TRUE;
   }
@@ -582,7 +696,7 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
     const PhysnnOnnxNode *on = g_ptr_array_index (onnx->nodes, i);
     g_autofree gchar *label = on->name && *on->name ?
         g_strdup_printf ("\"%s\"", on->name) : g_strdup_printf ("#%u", i);
-    Ctx c = { path, on, label };
+    Ctx c = { path, on, label, onnx };
     PhysnnOpKind kind;
     guint min_in, max_in;
 
@@ -682,6 +796,39 @@ physnn_graph_new_from_onnx (const PhysnnOnnxModel *onnx, GError **error)
       case PHYSNN_OP_CAST:
         dt = node->attrs.to;
         break;
+      case PHYSNN_OP_QUANTIZE_LINEAR:
+        dt = node->attrs.qtype;
+        break;
+      case PHYSNN_OP_DEQUANTIZE_LINEAR:{
+        /* the range of an input quantized by an earlier node */
+        gint x = node->inputs[0];
+        gint pr = x >= 0 ? VAL (g, x)->producer : -1;
+        if (x >= 0 && VAL (g, x)->constant == NULL) {
+          const PhysnnNode *q = NULL;
+          for (guint k = 0; k < i && pr >= 0; k++) {
+            const PhysnnNode *m = g_ptr_array_index (g->nodes, k);
+            for (guint o = 0; o < m->n_outputs; o++)
+              if (m->outputs[o] == x)
+                q = m;
+          }
+          if (q && q->kind == PHYSNN_OP_QUANTIZE_LINEAR) {
+            node->attrs.qtype = q->attrs.qtype;
+            node->attrs.qmin = q->attrs.qmin;
+            node->attrs.qmax = q->attrs.qmax;
+            node->attrs.q4 = q->attrs.q4;
+          } else {
+            node->attrs.qtype = VAL (g, x)->dtype;
+          }
+          if (physnn_dtype_is_float (node->attrs.qtype)) {
+            g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT,
+                "%s: node %s (DequantizeLinear): input \"%s\" is a float "
+                "value, not a quantized one", path, node->name,
+                VAL (g, x)->name);
+            return NULL;
+          }
+        }
+        break;
+      }
       case PHYSNN_OP_GATHER:
       case PHYSNN_OP_CONCAT:
       case PHYSNN_OP_SLICE:

@@ -21,12 +21,15 @@
 #include "physnn/model.h"
 #include "physnn/encode.h"
 #include "physnn/nir.h"
+#include "physnn/snn.h"
 #include "physnn/grad.h"
 #include "physnn/optim.h"
 #include "physnn/npy.h"
 #include "physnn/train.h"
 #include "physnn/pde.h"
 #include "physnn/explain.h"
+#include "physnn/anomaly.h"
+#include "physnn/quant.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__
