@@ -858,6 +858,8 @@ physnn_snn_new (PhysnnNirGraph *graph, GError **error)
     return NULL;
   }
   classify (self);
+  /* the initial state (v = v_leak for leaky neurons) */
+  physnn_snn_reset (self);
   return self;
 }
 
