@@ -197,7 +197,7 @@ def configs(rng, quick):
                                  ("softplus", 128, 2, 1), ("sigmoid", 16, 4, 3)):
         cases.append(dict(kind="mlp", d=2, width=width, depth=depth, act=act,
                           k=k, skip=False, split_inputs=False,
-                          split_outputs=False))
+                          split_outputs=False, plain=True))
     for act in (["tanh"] if quick else ["tanh", "sin", "gelu"]):
         cases.append(dict(kind="deeponet", m=16, d=2, width=32, p=16, act=act))
     cases.append(dict(kind="deeponet-sensors", m=16, d=2, width=32, p=16,
@@ -304,6 +304,7 @@ def run_case(cfg, devices, rng, tmp, verbose):
         dev = Physnn.Device.new(spec.split("/")[0])
         pm = Physnn.Model.new_from_file(path)
         pm.set_fused(not spec.endswith("/nofuse"))
+        os.environ["PHYSNN_MLP"] = "1" if spec.endswith("/mlp") else "0"
         pm.set_coordinates(*set_coords)
         if cfg["kind"] == "mlp":
             pm.set_output_names(",".join(comps))
@@ -329,7 +330,14 @@ def run_case(cfg, devices, rng, tmp, verbose):
                 print(f"FAIL {spec} {cfg} {name}: relative error {e:.2e} > {dtol}")
         if ev > vtol:
             print(f"FAIL {spec} {cfg}: values relative error {ev:.2e} > {vtol}")
-        worst[spec] = (ev, ed, ev <= vtol and ed <= dtol)
+        tiled_ok = True
+        if spec.endswith("/mlp") and cfg.get("plain") and \
+                pm.get_execution() != "fused (tiled MLP)":
+            # a plain dense chain must reach the tiled kernel when forced
+            print(f"FAIL {spec} {cfg}: ran as {pm.get_execution()!r}, "
+                  "not the tiled MLP kernel")
+            tiled_ok = False
+        worst[spec] = (ev, ed, ev <= vtol and ed <= dtol and tiled_ok)
         if verbose:
             print(f"  {spec:17s} values {ev:.1e}  derivatives {ed:.1e}  "
                   f"[{pm.get_execution() or 'reference'}] "
