@@ -10,7 +10,6 @@
 #include "gstpdesrc.h"
 #include "gstpinninfer.h"
 #include "gstspikeenc.h"
-#include "gstsnninfer.h"
 #include "gstresidualexplain.h"
 
 static gboolean
@@ -21,7 +20,6 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (pdesrc, plugin);
   ret |= GST_ELEMENT_REGISTER (pinninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (spikeenc, plugin);
-  ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (residualexplain, plugin);
   return ret;
 }
