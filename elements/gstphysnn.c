@@ -10,6 +10,8 @@
 #include "gstpdesrc.h"
 #include "gstpinninfer.h"
 #include "gstspikeenc.h"
+#include "gstsnninfer.h"
+#include "gstsnninfer.h"
 #include "gstresidualexplain.h"
 
 static gboolean
@@ -20,6 +22,8 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (pdesrc, plugin);
   ret |= GST_ELEMENT_REGISTER (pinninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (spikeenc, plugin);
+  ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
+  ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (residualexplain, plugin);
   return ret;
 }

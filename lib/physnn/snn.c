@@ -1267,6 +1267,24 @@ physnn_snn_output_is_spiking (PhysnnSnn *self)
 }
 
 /**
+ * physnn_snn_get_n_recorded:
+ * @self: a #PhysnnSnn
+ * @record: what physnn_snn_run() would record
+ *
+ * Returns: values per step physnn_snn_run() writes for @record, or 0 when
+ *   the network cannot record it (membrane potentials need a neuron node
+ *   directly before the Output node)
+ */
+gsize
+physnn_snn_get_n_recorded (PhysnnSnn *self, PhysnnSnnRecord record)
+{
+  g_return_val_if_fail (PHYSNN_IS_SNN (self), 0);
+  if (record == PHYSNN_SNN_RECORD_MEMBRANE)
+    return self->membrane_op >= 0 ? OP (self, self->membrane_op)->n_out : 0;
+  return OP (self, self->output_op)->n_out;
+}
+
+/**
  * physnn_snn_get_n_neurons:
  * @self: a #PhysnnSnn
  *

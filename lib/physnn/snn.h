@@ -84,6 +84,7 @@ gsize physnn_snn_get_n_outputs (PhysnnSnn *self);
 const gsize *physnn_snn_get_input_shape (PhysnnSnn *self, guint *rank);
 const gsize *physnn_snn_get_output_shape (PhysnnSnn *self, guint *rank);
 gboolean physnn_snn_output_is_spiking (PhysnnSnn *self);
+gsize physnn_snn_get_n_recorded (PhysnnSnn *self, PhysnnSnnRecord record);
 gsize physnn_snn_get_n_neurons (PhysnnSnn *self);
 gchar *physnn_snn_describe (PhysnnSnn *self);
 
