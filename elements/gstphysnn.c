@@ -11,7 +11,6 @@
 #include "gstpinninfer.h"
 #include "gstspikeenc.h"
 #include "gstsnninfer.h"
-#include "gstsnninfer.h"
 #include "gstresidualexplain.h"
 
 static gboolean
@@ -22,7 +21,6 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (pdesrc, plugin);
   ret |= GST_ELEMENT_REGISTER (pinninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (spikeenc, plugin);
-  ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (residualexplain, plugin);
   return ret;
