@@ -1531,8 +1531,9 @@ run_qdq (Run *r)
           "for axis %u of size %" G_GSIZE_FORMAT, ns, axis, shape[axis]);
     inner = numel (rank - axis - 1, shape + axis + 1);
   }
-  g_autofree gdouble *scale = physnn_tensor_to_doubles (st, NULL);
-  g_autofree gdouble *zero = zt ? physnn_tensor_to_doubles (zt, NULL) :
+  gsize nv;
+  g_autofree gdouble *scale = physnn_tensor_to_doubles (st, &nv);
+  g_autofree gdouble *zero = zt ? physnn_tensor_to_doubles (zt, &nv) :
       g_new0 (gdouble, ns);
   PhysnnJetValue *O = &r->vals[n->outputs[0]];
   O->n_comp = 1;
@@ -1550,7 +1551,7 @@ run_qdq (Run *r)
           (gdouble) n->attrs.qmax);
     }
   } else {
-    g_autofree gdouble *xv = physnn_tensor_to_doubles (x, NULL);
+    g_autofree gdouble *xv = physnn_tensor_to_doubles (x, &nv);
     O->comp[0] = new_f64 (rank, shape);
     gdouble *y = D (O->comp[0]);
     for (gsize i = 0; i < len; i++) {

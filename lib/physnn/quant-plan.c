@@ -301,8 +301,9 @@ find_layers (PhysnnQuantPlan *self, GError **error)
       l->axis = 0;
     l->precision = PHYSNN_PRECISION_FP32;
     g_hash_table_add (seen, l->weight);
+    gsize nv;
     g_hash_table_insert (self->originals, g_strdup (wname),
-        physnn_tensor_to_doubles (w, NULL));
+        physnn_tensor_to_doubles (w, &nv));
     g_ptr_array_add (self->layers, l);
   }
   g_hash_table_unref (seen);
@@ -1217,7 +1218,7 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
       const PhysnnQuantWeights *qw = _physnn_quant_plan_weights (self, i,
           l->precision, NULL);
       json_builder_set_member_name (b, "axis");
-      json_builder_add_int_value (b, self->per_channel ? l->axis : -1);
+      json_builder_add_int_value (b, self->per_channel ? (gint64) l->axis : -1);
       json_builder_set_member_name (b, "scales");
       json_builder_add_value (b, float_array (qw->scale, qw->channels));
       json_builder_set_member_name (b, "zero_points");

@@ -8,6 +8,7 @@
 #include <glib-object.h>
 
 #include "physnn/device.h"
+#include "physnn/grad.h"
 #include "physnn/model.h"
 #include "physnn/tensor.h"
 
@@ -139,6 +140,37 @@ gboolean physnn_quant_calibrator_apply (PhysnnQuantCalibrator *self,
 /* ------------------------------------------------------------------------ */
 /* Objectives: the loss of a quantized model */
 
+#define PHYSNN_TYPE_QUANT_OBJECTIVE (physnn_quant_objective_get_type ())
+G_DECLARE_FINAL_TYPE (PhysnnQuantObjective, physnn_quant_objective, PHYSNN,
+    QUANT_OBJECTIVE, GObject)
+
+PhysnnQuantObjective *physnn_quant_objective_new_classification (
+    PhysnnModel *model, PhysnnTensor **inputs, guint n_inputs,
+    PhysnnTensor *labels, GError **error);
+PhysnnQuantObjective *physnn_quant_objective_new_regression (
+    PhysnnModel *model, PhysnnTensor **inputs, guint n_inputs,
+    PhysnnTensor *targets, GError **error);
+PhysnnQuantObjective *physnn_quant_objective_new_physics (PhysnnModel *model,
+    const gchar *pde, const gchar *parameters, PhysnnTensor *points,
+    GError **error);
+gboolean physnn_quant_objective_add_condition (PhysnnQuantObjective *self,
+    const gchar *name, PhysnnTensor *points, PhysnnTensor *targets,
+    gdouble weight, GError **error);
+gboolean physnn_quant_objective_is_physics (PhysnnQuantObjective *self);
+const gchar *physnn_quant_objective_get_kind_name (
+    PhysnnQuantObjective *self);
+PhysnnModel *physnn_quant_objective_get_model (PhysnnQuantObjective *self);
+PhysnnLoss *physnn_quant_objective_get_loss (PhysnnQuantObjective *self);
+gboolean physnn_quant_objective_evaluate (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, gdouble *loss, gdouble *accuracy, GError **error);
+gdouble physnn_quant_objective_get_reference_loss (PhysnnQuantObjective *self);
+gdouble physnn_quant_objective_get_reference_accuracy (
+    PhysnnQuantObjective *self);
+guint64 physnn_quant_objective_get_n_evaluations (PhysnnQuantObjective *self);
+gboolean physnn_quant_objective_validate_physics (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, gdouble max_loss, gdouble max_increase,
+    gdouble *loss, GError **error);
+
 /* ------------------------------------------------------------------------ */
 /* Sensitivity and search */
 
@@ -174,5 +206,56 @@ typedef enum {
   PHYSNN_QUANT_COST_BYTES,
   PHYSNN_QUANT_COST_BITOPS,
 } PhysnnQuantCost;
+
+#define PHYSNN_TYPE_QUANT_SEARCH (physnn_quant_search_get_type ())
+G_DECLARE_FINAL_TYPE (PhysnnQuantSearch, physnn_quant_search, PHYSNN,
+    QUANT_SEARCH, GObject)
+
+PhysnnQuantSearch *physnn_quant_search_new (PhysnnQuantPlan *base,
+    PhysnnQuantObjective *objective, GError **error);
+void physnn_quant_search_set_seed (PhysnnQuantSearch *self, guint64 seed);
+void physnn_quant_search_set_population (PhysnnQuantSearch *self,
+    guint population, guint generations);
+void physnn_quant_search_set_hutchinson_samples (PhysnnQuantSearch *self,
+    guint samples);
+gboolean physnn_quant_search_set_target_bits (PhysnnQuantSearch *self,
+    gdouble bits, GError **error);
+void physnn_quant_search_set_max_bytes (PhysnnQuantSearch *self,
+    guint64 bytes);
+void physnn_quant_search_set_max_loss_increase (PhysnnQuantSearch *self,
+    gdouble increase);
+gboolean physnn_quant_search_set_hardware (PhysnnQuantSearch *self,
+    const gchar *profile, GError **error);
+gboolean physnn_quant_search_set_cost (PhysnnQuantSearch *self,
+    PhysnnQuantCost cost, GError **error);
+gboolean physnn_quant_search_set_precisions (PhysnnQuantSearch *self,
+    const gchar *list, GError **error);
+
+gboolean physnn_quant_search_sensitivity (PhysnnQuantSearch *self,
+    GError **error);
+gdouble physnn_quant_search_get_sensitivity (PhysnnQuantSearch *self,
+    PhysnnSensitivity kind, guint layer, PhysnnPrecision precision);
+gdouble physnn_quant_search_get_sensitivity_raw (PhysnnQuantSearch *self,
+    PhysnnSensitivity kind, guint layer, PhysnnPrecision precision);
+gdouble physnn_quant_search_get_spearman (PhysnnQuantSearch *self,
+    PhysnnSensitivity kind, PhysnnPrecision precision);
+
+gboolean physnn_quant_search_run (PhysnnQuantSearch *self, GError **error);
+gboolean physnn_quant_search_run_greedy (PhysnnQuantSearch *self,
+    GError **error);
+guint physnn_quant_search_get_front_size (PhysnnQuantSearch *self);
+PhysnnQuantPlan *physnn_quant_search_get_front_plan (PhysnnQuantSearch *self,
+    guint index);
+gboolean physnn_quant_search_get_front_point (PhysnnQuantSearch *self,
+    guint index, gdouble *loss, gdouble *accuracy, gdouble *bits,
+    guint64 *bytes);
+PhysnnQuantPlan *physnn_quant_search_get_best (PhysnnQuantSearch *self,
+    GError **error);
+PhysnnQuantPlan *physnn_quant_search_get_greedy_best (
+    PhysnnQuantSearch *self, GError **error);
+guint64 physnn_quant_search_get_n_evaluations (PhysnnQuantSearch *self);
+gchar *physnn_quant_search_to_json (PhysnnQuantSearch *self);
+gboolean physnn_quant_search_save (PhysnnQuantSearch *self,
+    const gchar *json_path, const gchar *plot_path, GError **error);
 
 G_END_DECLS
