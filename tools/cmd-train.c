@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 typedef struct {
@@ -85,10 +86,10 @@ physnn_cmd_train (int argc, char **argv)
         *weights = NULL;
   gchar **conditions = NULL, **defines = NULL, **data = NULL;
   gint points = 2048, cpoints = 256, adam = 1000, lbfgs = 0, rounds = 1,
-       resample = 1, threads = 0, batch = 0, history = 50;
-  gdouble lr = 1e-3, lscale = 2.0;
+       resample = 1, threads = 0, batch = 0, history = 50, added = 0, pool = 0;
+  gdouble lr = 1e-3, lscale = 2.0, lr_final = 0;
   gint64 seed = 0;
-  gboolean quiet = FALSE;
+  gboolean quiet = FALSE, scale_inputs = FALSE;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
         "Write the trained model here (ONNX; never the input model)", "FILE" },
@@ -122,6 +123,10 @@ physnn_cmd_train (int argc, char **argv)
         "New network: hard constraints, u in terms of the coordinates and "
         "the network output N, e.g. \"sin(pi*x) + t*x*(1-x)*N\"",
         "EXPR" },
+    { "scale-inputs", 0, 0, G_OPTION_ARG_NONE, &scale_inputs,
+        "New network: map every coordinate from --domain onto [-1,1] before "
+        "the first layer",
+        NULL },
     { "data", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &data,
         "Fine-tune on data: a .npy file per model input (repeat in input "
         "order)",
@@ -147,6 +152,10 @@ physnn_cmd_train (int argc, char **argv)
     { "adam", 0, 0, G_OPTION_ARG_INT, &adam, "Adam steps (default 1000)", "N" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr,
         "Adam learning rate (default 0.001)", "LR" },
+    { "lr-final", 0, 0, G_OPTION_ARG_DOUBLE, &lr_final,
+        "Adam learning rate at the last step, by exponential decay (default "
+        "0: constant)",
+        "LR" },
     { "lbfgs", 0, 0, G_OPTION_ARG_INT, &lbfgs,
         "L-BFGS iterations per round after Adam (default 0)", "N" },
     { "lbfgs-rounds", 0, 0, G_OPTION_ARG_INT, &rounds,
@@ -155,6 +164,14 @@ physnn_cmd_train (int argc, char **argv)
         "N" },
     { "lbfgs-points-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lscale,
         "Points of the fixed L-BFGS set relative to Adam's (default 2)", "S" },
+    { "lbfgs-added", 0, 0, G_OPTION_ARG_INT, &added,
+        "Adaptive sampling: points added before each L-BFGS round (default "
+        "0: an eighth of the set)",
+        "N" },
+    { "lbfgs-pool", 0, 0, G_OPTION_ARG_INT, &pool,
+        "Adaptive sampling: candidates they are picked from by residual "
+        "(default 0: 5 times the set)",
+        "N" },
     { "lbfgs-history", 0, 0, G_OPTION_ARG_INT, &history,
         "L-BFGS history size (default 50)", "N" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed,
@@ -198,7 +215,8 @@ physnn_cmd_train (int argc, char **argv)
     return 2;
   }
   if (points < 1 || cpoints < 1 || adam < 0 || lbfgs < 0 || rounds < 1 ||
-      resample < 0 || batch < 0 || history < 1 || !(lr > 0)) {
+      resample < 0 || batch < 0 || history < 1 || !(lr > 0) || added < 0 ||
+      pool < 0 || !(lr_final >= 0)) {
     g_printerr (
         "physnn train: counts must be positive (points, "
         "condition-points, lbfgs-rounds, lbfgs-history) or non-negative, and "
@@ -222,10 +240,11 @@ physnn_cmd_train (int argc, char **argv)
     model = physnn_cli_load_model (argv[1], &error);
     if (model == NULL)
       return fail (NULL, error);
-    if (ansatz || layers || activation || coords || outputs) {
+    if (ansatz || layers || activation || coords || outputs || scale_inputs) {
       g_printerr (
-          "physnn train: --layers, --activation, --ansatz, --coords "
-          "and --outputs describe a new network; they do not apply to %s\n",
+          "physnn train: --layers, --activation, --ansatz, --coords, "
+          "--outputs and --scale-inputs describe a new network; they do not "
+          "apply to %s\n",
           argv[1]);
       return 2;
     }
@@ -246,8 +265,9 @@ physnn_cmd_train (int argc, char **argv)
       }
       cn = g_string_free (s, FALSE);
     }
-    model = physnn_model_new_mlp (coords ? coords : cn, outputs ? outputs : "u",
-        layers ? layers : "32,32,32", activation ? activation : "tanh", ansatz,
+    model = physnn_model_new_mlp_full (coords ? coords : cn,
+        outputs ? outputs : "u", layers ? layers : "32,32,32",
+        activation ? activation : "tanh", ansatz, scale_inputs ? domain : NULL,
         (guint64)seed, &error);
     if (model == NULL)
       return fail ("the network", error);
@@ -260,7 +280,8 @@ physnn_cmd_train (int argc, char **argv)
       (guint)resample, "adam-iterations", (guint)adam, "learning-rate", lr,
       "lbfgs-iterations", (guint)lbfgs, "lbfgs-rounds", (guint)rounds,
       "lbfgs-points-scale", lscale, "lbfgs-history", (guint)history,
-      "progress-interval", 1u, NULL);
+      "progress-interval", 1u, "learning-rate-final", lr_final, "refine-points",
+      (guint)added, "refine-pool", (guint)pool, NULL);
   if (threads > 0)
     physnn_loss_set_threads (physnn_trainer_get_loss (tr), (guint)threads);
   if (domain && !physnn_trainer_set_domain (tr, domain, &error))
@@ -350,7 +371,10 @@ physnn_cmd_train (int argc, char **argv)
   Progress prog = { isatty (2), quiet, g_get_monotonic_time (), 0, 0 };
   g_signal_connect (tr, "progress", G_CALLBACK (on_progress), &prog);
   g_autoptr (GError) terr = NULL;
+  struct rusage ru0, ru1;
+  getrusage (RUSAGE_SELF, &ru0);
   gboolean ok = physnn_trainer_train (tr, NULL, &terr);
+  getrusage (RUSAGE_SELF, &ru1);
   if (prog.tty && !quiet)
     fprintf (stderr, "\n");
 
@@ -370,7 +394,13 @@ physnn_cmd_train (int argc, char **argv)
   for (guint i = 0; i < physnn_loss_get_n_terms (loss); i++)
     g_print ("  %s: %.6e\n", physnn_loss_get_term_name (loss, i),
         physnn_loss_get_term_value (loss, i));
-  g_print ("time: %.2f s\n", physnn_trainer_get_elapsed (tr));
+  /* CPU seconds of all threads: the fair figure on a shared machine */
+  gdouble cpu = (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+                (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+  g_print (
+      "time: %.2f s wall, %.2f s CPU\n", physnn_trainer_get_elapsed (tr), cpu);
   if (wrote)
     g_print ("wrote %s%s%s\n", output, plot ? " and " : "", plot ? plot : "");
   if (serr)

@@ -20,6 +20,7 @@
 #include "physnn/grad-private.h"
 #include "physnn/error.h"
 #include "physnn/model-private.h"
+#include "physnn/pde.h"
 #include "physnn/rx-private.h"
 #include "physnn/tensor-private.h"
 
@@ -690,7 +691,8 @@ bind_residual (PhysnnLoss *self, Term *t, GError **error)
  * physnn_loss_add_residual:
  * @self: a #PhysnnLoss
  * @name: (nullable): a name for progress reports, or %NULL
- * @expression: the residual, e.g. "u_t - 0.1*u_xx" for the heat equation,
+ * @expression: the residual in the PDE language (see physnn_pde_new()),
+ *   e.g. "u_t - 0.1*u_xx" or "u_t = 0.1*u_xx" for the heat equation,
  *   "u - sin(pi*x)" for an initial condition; several equations separated
  *   by ';'
  * @inputs: (array length=n_inputs): one tensor per model input: the points
@@ -699,12 +701,15 @@ bind_residual (PhysnnLoss *self, Term *t, GError **error)
  * @weight: the term's factor in the loss
  * @error: return location for a #GError
  *
- * Adds @weight · Σ_equations mean over points of residual². Symbols are the
- * model's output components (u), their first and second derivatives by
- * coordinates (u_x, u_xx, u_xt), the coordinates (x, t), constants set by
- * physnn_loss_define() and pi. A symbol the model cannot provide (an
- * unknown output, a derivative by something that is not a coordinate) is an
- * error naming it.
+ * Adds @weight · Σ_equations mean over points of residual². The text is
+ * parsed by the engine's PDE language (#PhysnnPde: its grammar, `lhs = rhs`
+ * meaning lhs − rhs, and its syntax errors with the column); each equation's
+ * canonical form is then compiled into the training path's differentiable
+ * form. Symbols are the model's output components (u), their first and
+ * second derivatives by coordinates (u_x, u_xx, u_xt), the coordinates (x,
+ * t), constants set by physnn_loss_define() and pi. A symbol the model
+ * cannot provide (an unknown output, a derivative by something that is not
+ * a coordinate) is an error naming it.
  *
  * Returns: the term's index, or -1 with @error set
  */
@@ -720,11 +725,21 @@ physnn_loss_add_residual (PhysnnLoss *self, const gchar *name,
   t->name = default_name (self, name, "residual");
   t->weight = weight;
   t->eqs = g_ptr_array_new_with_free_func ((GDestroyNotify)equation_free);
-  g_auto (GStrv) parts = g_strsplit (expression, ";", -1);
-  for (guint i = 0; parts[i]; i++) {
-    if (*g_strstrip (parts[i]) == '\0')
-      continue;
-    PhysnnRx *rx = _physnn_rx_parse (parts[i], error);
+  g_autoptr (PhysnnPde) pde = physnn_pde_new (expression, error);
+  if (pde == NULL) {
+    g_prefix_error (error, "loss term \"%s\": ", t->name);
+    term_free (t);
+    return -1;
+  }
+  for (guint i = 0; i < physnn_pde_get_n_equations (pde); i++) {
+    /* the canonical form has at most one '=', the equation's own */
+    g_autofree gchar *eq_text = physnn_pde_get_equation (pde, i);
+    gchar *eq_sign = strchr (eq_text, '=');
+    g_autofree gchar *rx_text =
+        eq_sign ? g_strdup_printf ("%.*s - (%s)", (gint)(eq_sign - eq_text),
+                      eq_text, eq_sign + 1)
+                : g_strdup (eq_text);
+    PhysnnRx *rx = _physnn_rx_parse (g_strstrip (rx_text), error);
     if (rx == NULL) {
       term_free (t);
       return -1;

@@ -75,6 +75,8 @@ struct _PhysnnTrainer {
   gdouble lbfgs_points_scale;
   guint lbfgs_history;
   guint progress_interval;
+  gdouble learning_rate_final;
+  guint refine_points, refine_pool;
 
   GRand *rand;
 
@@ -101,7 +103,10 @@ enum {
   PROP_LBFGS_ROUNDS,
   PROP_LBFGS_SCALE,
   PROP_LBFGS_HISTORY,
-  PROP_PROGRESS
+  PROP_PROGRESS,
+  PROP_LR_FINAL,
+  PROP_REFINE_POINTS,
+  PROP_REFINE_POOL
 };
 
 enum { SIGNAL_PROGRESS, N_SIGNALS };
@@ -157,6 +162,15 @@ physnn_trainer_set_property (
     case PROP_PROGRESS:
       self->progress_interval = g_value_get_uint (value);
       break;
+    case PROP_LR_FINAL:
+      self->learning_rate_final = g_value_get_double (value);
+      break;
+    case PROP_REFINE_POINTS:
+      self->refine_points = g_value_get_uint (value);
+      break;
+    case PROP_REFINE_POOL:
+      self->refine_pool = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -197,6 +211,15 @@ physnn_trainer_get_property (
       break;
     case PROP_PROGRESS:
       g_value_set_uint (value, self->progress_interval);
+      break;
+    case PROP_LR_FINAL:
+      g_value_set_double (value, self->learning_rate_final);
+      break;
+    case PROP_REFINE_POINTS:
+      g_value_set_uint (value, self->refine_points);
+      break;
+    case PROP_REFINE_POOL:
+      g_value_set_uint (value, self->refine_pool);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -259,7 +282,7 @@ physnn_trainer_class_init (PhysnnTrainerClass *klass)
           0, G_MAXUINT, 0, f));
   g_object_class_install_property (oc, PROP_LBFGS_ROUNDS,
       g_param_spec_uint ("lbfgs-rounds", "L-BFGS rounds",
-          "L-BFGS rounds; with adaptive sampling each round after the first "
+          "L-BFGS rounds; with adaptive sampling each round "
           "adds the worst residual points of a pool; default 1",
           1, 1000, 1, f));
   g_object_class_install_property (oc, PROP_LBFGS_SCALE,
@@ -274,6 +297,22 @@ physnn_trainer_class_init (PhysnnTrainerClass *klass)
       g_param_spec_uint ("progress-interval", "Progress interval",
           "Iterations between progress signals; default 10", 1, G_MAXUINT, 10,
           f));
+  g_object_class_install_property (oc, PROP_LR_FINAL,
+      g_param_spec_double ("learning-rate-final", "Final learning rate",
+          "Adam's step size at the last iteration, reached by exponential "
+          "decay from learning-rate (PyTorch's ExponentialLR with gamma = "
+          "(final/initial)^(1/iterations)); 0 keeps it constant; default 0",
+          0, G_MAXDOUBLE, 0, f));
+  g_object_class_install_property (oc, PROP_REFINE_POINTS,
+      g_param_spec_uint ("refine-points", "Refinement points",
+          "Adaptive sampling: points added to each PDE term's L-BFGS set "
+          "before every round; 0 means an eighth of the set; default 0",
+          0, G_MAXUINT, 0, f));
+  g_object_class_install_property (oc, PROP_REFINE_POOL,
+      g_param_spec_uint ("refine-pool", "Refinement pool",
+          "Adaptive sampling: uniform candidates the added points are "
+          "picked from, by residual; 0 means 5 times the set; default 0",
+          0, G_MAXUINT, 0, f));
 
   /**
    * PhysnnTrainer::progress:
@@ -404,6 +443,68 @@ ansatz_resolve (gpointer user, const gchar *sym)
   return NULL;
 }
 
+static gboolean parse_number (const gchar *s, gdouble *v);
+
+/* A float32 tensor [1, d] as a Constant node (not an initializer: not a
+ * trainable parameter). */
+static void
+add_row_constant (
+    PhysnnOnnxModel *m, const gchar *name, const gdouble *v, guint d)
+{
+  gsize shape[2] = { 1, d };
+  PhysnnTensor *t = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 2, shape);
+  for (guint i = 0; i < d; i++)
+    physnn_tensor_set_value (t, i, v[i]);
+  g_autofree gchar *nn = g_strconcat (name, "_node", NULL);
+  PhysnnOnnxNode *n = physnn_onnx_node_new ("Constant", nn);
+  PhysnnOnnxAttribute *at =
+      physnn_onnx_attribute_new ("value", PHYSNN_ONNX_ATTR_TENSOR);
+  at->t = t;
+  g_ptr_array_add (n->attributes, at);
+  g_ptr_array_add (n->outputs, g_strdup (name));
+  g_ptr_array_add (m->nodes, n);
+}
+
+/* "x=lo:hi,t=lo:hi" -> the affine map of each coordinate onto [-1, 1]. */
+static gboolean
+input_scaling (const gchar *domain, GStrv cn, guint d, gdouble *scale,
+    gdouble *shift, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (domain, ",", -1);
+  guint seen = 0;
+  for (guint i = 0; parts[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (parts[i], "=", 2);
+    g_auto (GStrv) r = kv[0] && kv[1] ? g_strsplit (kv[1], ":", 2) : NULL;
+    gdouble lo, hi;
+    if (r == NULL || r[0] == NULL || r[1] == NULL ||
+        !parse_number (r[0], &lo) || !parse_number (r[1], &hi)) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_PARSE,
+          "domain \"%s\": \"%s\" is not NAME=MIN:MAX", domain, parts[i]);
+      return FALSE;
+    }
+    gint c = -1;
+    for (guint j = 0; j < d; j++)
+      if (strcmp (cn[j], g_strstrip (kv[0])) == 0)
+        c = (gint)j;
+    if (c < 0 || !(lo < hi)) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+          "domain \"%s\": %s", domain,
+          c < 0 ? "names a coordinate the network does not have"
+                : "has an empty range");
+      return FALSE;
+    }
+    scale[c] = 2.0 / (hi - lo);
+    shift[c] = -(hi + lo) / (hi - lo);
+    seen |= 1u << c;
+  }
+  if (seen != (1u << d) - 1) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+        "domain \"%s\" does not give the range of every coordinate", domain);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 valid_name (const gchar *s)
 {
@@ -421,10 +522,38 @@ valid_name (const gchar *s)
  * @outputs: output component names, e.g. "u" or "u,v"
  * @hidden: hidden layer widths, e.g. "32,32,32"
  * @activation: tanh, sin, sigmoid, softplus, swish (silu) or relu
+ * @ansatz: (nullable): a hard-constraint form of the single output, as for
+ *   physnn_model_new_mlp_full()
+ * @seed: seed of the initial weights
+ * @error: return location for a #GError
+ *
+ * physnn_model_new_mlp_full() without input scaling.
+ *
+ * Returns: (transfer full): the model, or %NULL with @error set
+ */
+PhysnnModel *
+physnn_model_new_mlp (const gchar *coords, const gchar *outputs,
+    const gchar *hidden, const gchar *activation, const gchar *ansatz,
+    guint64 seed, GError **error)
+{
+  return physnn_model_new_mlp_full (
+      coords, outputs, hidden, activation, ansatz, NULL, seed, error);
+}
+
+/**
+ * physnn_model_new_mlp_full:
+ * @coords: coordinate names, e.g. "x,t": the columns of the input "coords"
+ * @outputs: output component names, e.g. "u" or "u,v"
+ * @hidden: hidden layer widths, e.g. "32,32,32"
+ * @activation: tanh, sin, sigmoid, softplus, swish (silu) or relu
  * @ansatz: (nullable): a hard-constraint form of the single output in the
  *   coordinates and N, the network's output, e.g. "sin(pi*x) +
  *   t*x*(1-x)*N" (u = sin(πx) at t = 0 and u = 0 at x = 0 and 1 whatever
  *   N is), or %NULL for u = N
+ * @domain: (nullable): a box such as "x=-1:1,t=0:1": the network then sees
+ *   every coordinate mapped linearly onto [-1, 1] (a fixed Mul and Add
+ *   before the first layer, as Raissi et al. scale their inputs); %NULL
+ *   for the raw coordinates
  * @seed: seed of the initial weights
  * @error: return location for a #GError
  *
@@ -435,9 +564,9 @@ valid_name (const gchar *s)
  * Returns: (transfer full): the model, or %NULL with @error set
  */
 PhysnnModel *
-physnn_model_new_mlp (const gchar *coords, const gchar *outputs,
+physnn_model_new_mlp_full (const gchar *coords, const gchar *outputs,
     const gchar *hidden, const gchar *activation, const gchar *ansatz,
-    guint64 seed, GError **error)
+    const gchar *domain, guint64 seed, GError **error)
 {
   g_return_val_if_fail (coords && outputs && hidden && activation, NULL);
   g_auto (GStrv) cn = g_strsplit (coords, ",", -1);
@@ -503,6 +632,10 @@ physnn_model_new_mlp (const gchar *coords, const gchar *outputs,
     return NULL;
   }
 
+  gdouble scale[MAX_COORDS], shift[MAX_COORDS];
+  if (domain && !input_scaling (domain, cn, d, scale, shift, error))
+    return NULL;
+
   g_autoptr (PhysnnOnnxModel) m = physnn_onnx_model_new ();
   GRand *rand = g_rand_new_with_seed ((guint32)(seed ^ (seed >> 32)));
   m->ir_version = 8;
@@ -517,6 +650,16 @@ physnn_model_new_mlp (const gchar *coords, const gchar *outputs,
   g_ptr_array_add (m->inputs, vi);
 
   g_autofree gchar *h = g_strdup ("coords");
+  if (domain) {
+    add_row_constant (m, "input_scale", scale, d);
+    add_row_constant (m, "input_shift", shift, d);
+    add_node (m, "Mul", "input_scaling", "coords", "input_scale", NULL,
+        "coords_times_scale");
+    add_node (m, "Add", "input_shifting", "coords_times_scale", "input_shift",
+        NULL, "coords_scaled");
+    g_free (h);
+    h = g_strdup ("coords_scaled");
+  }
   const gchar *out_name = k == 1 ? on[0] : "fields";
   for (guint l = 0; l + 1 < L; l++) {
     gsize ws[2] = { (gsize)widths[l + 1], (gsize)widths[l] };
@@ -588,6 +731,9 @@ physnn_model_new_mlp (const gchar *coords, const gchar *outputs,
   for (guint l = 1; l < L; l++)
     g_string_append_printf (desc, "-%" G_GINT64_FORMAT, widths[l]);
   g_string_append_printf (desc, " %s", activation);
+  if (domain)
+    g_string_append_printf (
+        desc, " on inputs scaled to [-1,1] from %s", domain);
   if (ansatz)
     g_string_append_printf (desc, ", %s = %s", on[0], ansatz);
   g_hash_table_insert (m->metadata, g_strdup ("physnn.description"),
@@ -1284,9 +1430,20 @@ run_adam (PhysnnTrainer *self, GCancellable *cancellable, guint planned,
   g_autofree gdouble *good = g_memdup2 (x, n * sizeof (gdouble));
   g_autoptr (PhysnnAdam) adam = physnn_adam_new (self->learning_rate);
   gdouble good_f = NAN;
+  /* exponential decay: the first step at learning-rate, the last at
+   * learning-rate-final */
+  gboolean decay = self->learning_rate_final > 0 &&
+                   self->learning_rate_final != self->learning_rate;
+  gdouble log_ratio =
+      decay ? log (self->learning_rate_final / self->learning_rate) /
+                  MAX (self->adam_iterations - 1, 1)
+            : 0;
 
   for (guint it = 1; it <= self->adam_iterations; it++) {
     gdouble f;
+    if (decay)
+      g_object_set (adam, "learning-rate",
+          self->learning_rate * exp (log_ratio * (it - 1)), NULL);
     if (it > 1 && self->resample_every &&
         (it - 1) % self->resample_every == 0 &&
         !resample_all (self, 1.0, error))
@@ -1333,7 +1490,8 @@ run_adam (PhysnnTrainer *self, GCancellable *cancellable, guint planned,
 }
 
 /* Residual-based refinement before an L-BFGS round: the worst points of a
- * uniform pool join the PDE terms' fixed sets. */
+ * uniform pool join the PDE terms' fixed sets (the largest residuals, not a
+ * draw weighted by them: the set grows where the PDE is worst satisfied). */
 static gboolean
 refine (PhysnnTrainer *self, gdouble scale, GError **error)
 {
@@ -1342,7 +1500,9 @@ refine (PhysnnTrainer *self, gdouble scale, GError **error)
     if (t->kind != T_PDE)
       continue;
     gsize base = (gsize)MAX (1, llround (t->n_points * scale));
-    gsize add = MAX (base / 8, 1), pool = 5 * base;
+    gsize add = self->refine_points ? self->refine_points : MAX (base / 8, 1);
+    gsize pool = self->refine_pool ? self->refine_pool : 5 * base;
+    add = MIN (add, pool);
     guint d = self->n_coords, ni;
     g_autofree gdouble *cand =
         sample_points (self, pool, NULL, PHYSNN_SAMPLING_UNIFORM);
@@ -1442,7 +1602,7 @@ physnn_trainer_train (
     if (r == 0)
       ok = resample_all (self, self->lbfgs_points_scale, error) &&
            full_data (self, error);
-    else if (self->sampling == PHYSNN_SAMPLING_ADAPTIVE)
+    if (ok && self->sampling == PHYSNN_SAMPLING_ADAPTIVE)
       ok = refine (self, self->lbfgs_points_scale, error);
     if (!ok)
       break;

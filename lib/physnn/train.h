@@ -20,8 +20,9 @@ G_BEGIN_DECLS
  *   range cut into as many strata as points, one point per stratum
  * @PHYSNN_SAMPLING_ADAPTIVE: residual-adaptive: collocation points drawn
  *   from a uniform pool with probability ∝ |residual| / mean |residual| + 1
- *   (Wu et al. 2023, RAD); before each L-BFGS round after the first, the
- *   worst points of a pool are added (RAR)
+ *   (Wu et al. 2023, RAD); before each L-BFGS round, the worst points of
+ *   a uniform pool are added to the fixed set (RAR; sizes from
+ *   #PhysnnTrainer:refine-points and #PhysnnTrainer:refine-pool)
  *
  * How collocation and condition points are drawn.
  */
@@ -50,6 +51,10 @@ G_DECLARE_FINAL_TYPE (PhysnnTrainer, physnn_trainer, PHYSNN, TRAINER, GObject)
 PhysnnModel *physnn_model_new_mlp (const gchar *coords, const gchar *outputs,
     const gchar *hidden, const gchar *activation, const gchar *ansatz,
     guint64 seed, GError **error);
+
+PhysnnModel *physnn_model_new_mlp_full (const gchar *coords,
+    const gchar *outputs, const gchar *hidden, const gchar *activation,
+    const gchar *ansatz, const gchar *domain, guint64 seed, GError **error);
 
 PhysnnTrainer *physnn_trainer_new (PhysnnModel *model, GError **error);
 PhysnnLoss *physnn_trainer_get_loss (PhysnnTrainer *self);

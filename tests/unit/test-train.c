@@ -306,7 +306,9 @@ test_loss_bad_input (void)
       "unknown symbol \"nu\"");
   expect_residual_error (loss, "u_xxx", PHYSNN_ERROR_NOT_SUPPORTED, "order 3");
   expect_residual_error (loss, "u_t - 0.1*", PHYSNN_ERROR_PARSE, "column 11");
-  expect_residual_error (loss, " ; ", PHYSNN_ERROR_INVALID_ARGUMENT, "empty");
+  /* the PDE language's own syntax errors, with the column */
+  expect_residual_error (loss, " ; ", PHYSNN_ERROR_PARSE, "column 2");
+  expect_residual_error (loss, "u_t = u = 1", PHYSNN_ERROR_PARSE, "'='");
   g_assert_false (physnn_loss_define (loss, "x", 1.0, &error));
   g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
@@ -643,6 +645,89 @@ test_sampling (void)
   }
 }
 
+/* The loss takes its PDE through the PDE language: "lhs = rhs", "**" and a
+ * system give the same loss as the written-out residuals. */
+static void
+test_loss_pde_language (void)
+{
+  g_autoptr (PhysnnModel) m = small_pinn (NULL, 4);
+  g_autoptr (PhysnnTensor) p = points (64, 5);
+  g_autoptr (GError) error = NULL;
+  const gchar *forms[][2] = {
+    { "u_t - 0.1*u_xx", "u_t = 0.1*u_xx" },
+    { "u_t + u*u_x - 0.01*u_xx", "u_t + u*u_x = 0.01*u_xx" },
+    { "u^2 - x", "u**2 = x" },
+    { "u_t - u_xx; u - sin(pi*x)", "u_t = u_xx; u = sin(pi*x)" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (forms); i++) {
+    gdouble v[2];
+    PhysnnTensor *g[2] = { NULL, NULL };
+    for (guint k = 0; k < 2; k++) {
+      g_autoptr (PhysnnLoss) loss = physnn_loss_new (m, &error);
+      g_assert_cmpint (physnn_loss_add_residual (
+                           loss, NULL, forms[i][k], &p, 1, 1.0, &error),
+          ==, 0);
+      g_assert_no_error (error);
+      g_assert_true (physnn_loss_evaluate (loss, &v[k], &g[k], &error));
+      g_assert_no_error (error);
+    }
+    g_assert_cmpfloat (v[0], >, 0);
+    g_assert_cmpfloat_with_epsilon (v[0], v[1], 1e-12 * v[0]);
+    for (gsize j = 0; j < physnn_tensor_get_n_elements (g[0]); j++)
+      g_assert_cmpfloat_with_epsilon (physnn_tensor_get_value (g[0], j),
+          physnn_tensor_get_value (g[1], j), 1e-12 * (1 + fabs (v[0])));
+    g_object_unref (g[0]);
+    g_object_unref (g[1]);
+  }
+}
+
+/* Input scaling: the scaled network at (x, t) is the unscaled network with
+ * the same weights at (2(x-lo)/(hi-lo) - 1, ...). */
+static void
+test_mlp_input_scaling (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhysnnModel) plain =
+      physnn_model_new_mlp ("x,t", "u", "8,8", "tanh", NULL, 7, &error);
+  g_assert_no_error (error);
+  g_autoptr (PhysnnModel) scaled = physnn_model_new_mlp_full (
+      "x,t", "u", "8,8", "tanh", NULL, "t=0:1,x=-1:3", 7, &error);
+  g_assert_no_error (error);
+  g_autoptr (PhysnnDevice) cpu = physnn_device_new ("cpu", &error);
+  gsize shape[2] = { 3, 2 };
+  gdouble raw[6] = { -1, 0, 3, 1, 0.5, 0.25 };
+  gdouble mapped[6];
+  for (guint i = 0; i < 3; i++) {
+    mapped[2 * i] = 2 * (raw[2 * i] + 1) / 4 - 1;
+    mapped[2 * i + 1] = 2 * raw[2 * i + 1] - 1;
+  }
+  g_autoptr (PhysnnTensor) a = physnn_tensor_new_from_doubles (
+      PHYSNN_DTYPE_FLOAT32, 2, shape, raw, 6, &error);
+  g_autoptr (PhysnnTensor) b = physnn_tensor_new_from_doubles (
+      PHYSNN_DTYPE_FLOAT32, 2, shape, mapped, 6, &error);
+  g_autoptr (GPtrArray) ua = physnn_model_run (scaled, cpu, &a, 1, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) ub = physnn_model_run (plain, cpu, &b, 1, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpfloat_with_epsilon (
+        physnn_tensor_get_value (g_ptr_array_index (ua, 0), i),
+        physnn_tensor_get_value (g_ptr_array_index (ub, 0), i), 1e-6);
+  /* the scaling is not trained: the same parameters as without it */
+  g_autoptr (PhysnnLoss) la = physnn_loss_new (scaled, &error);
+  g_autoptr (PhysnnLoss) lb = physnn_loss_new (plain, &error);
+  g_assert_cmpuint (
+      physnn_loss_get_n_parameters (la), ==, physnn_loss_get_n_parameters (lb));
+  const gchar *bad[] = { "x=0:1", "x=0:1,t=1:1", "x=0:1,t=0:1,y=0:1",
+    "x=0:1,t=a" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    g_assert_null (physnn_model_new_mlp_full (
+        "x,t", "u", "8", "tanh", NULL, bad[i], 0, &e));
+    g_assert_nonnull (e);
+  }
+}
+
 static void
 test_ansatz_hard_constraints (void)
 {
@@ -697,6 +782,8 @@ main (int argc, char **argv)
   g_test_add_func ("/npy/hostile", test_npy_hostile);
   g_test_add_func ("/residual/parse-eval-vjp", test_rx);
   g_test_add_func ("/loss/bad-input", test_loss_bad_input);
+  g_test_add_func ("/loss/pde-language", test_loss_pde_language);
+  g_test_add_func ("/trainer/mlp-input-scaling", test_mlp_input_scaling);
   g_test_add_func ("/trainer/bad-input", test_trainer_bad_input);
   g_test_add_func ("/trainer/nan-keeps-last-good", test_trainer_nan);
   g_test_add_func (
