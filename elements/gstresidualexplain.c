@@ -1604,15 +1604,13 @@ gst_residual_explain_process (GstPhysnnFilter *filter, GstBuffer *inbuf,
     const gfloat *mv = physnn_tensor_map (mag, PHYSNN_MAP_READ, NULL);
     const gfloat *sv = physnn_tensor_map (scale, PHYSNN_MAP_READ, NULL);
     gfloat *rv = physnn_tensor_map (rel, PHYSNN_MAP_WRITE, NULL);
-    gdouble smax = 0, ss = 0;
+    gdouble ss = 0;
     for (gsize i = 0; i < n; i++)
-      if (isfinite (sv[i])) {
-        smax = MAX (smax, sv[i]);
+      if (isfinite (sv[i]))
         ss += (gdouble)sv[i] * sv[i];
-      }
-    /* a floor of 1 % of the largest term keeps flat regions (all terms
-     * near zero) from dividing by nothing */
-    gdouble floor = MAX (0.01 * smax, G_MINFLOAT);
+    /* a floor of 10 % of the terms' RMS keeps regions where every term
+     * nears zero (a boundary held at 0) from dividing by nothing */
+    gdouble floor = MAX (0.1 * (n ? sqrt (ss / n) : 0.0), G_MINFLOAT);
     gdouble rmax = 0;
     for (gsize i = 0; i < n; i++) {
       rv[i] = (gfloat)(mv[i] / MAX ((gdouble)sv[i], floor));
@@ -2134,7 +2132,7 @@ gst_residual_explain_class_init (GstResidualExplainClass *klass)
   g_object_class_install_property (oc, PROP_PHYSICS_THRESHOLD,
       g_param_spec_double ("physics-threshold", "Physics threshold",
           "Relative residual (|residual| over the largest |term| of the PDE "
-          "at the point, floored at 1 % of the largest term anywhere) above "
+          "at the point, floored at 10 % of the terms' RMS over the points) above "
           "which the model is physics-inconsistent",
           0, G_MAXDOUBLE, DEFAULT_PHYSICS_THRESHOLD, playing));
   g_object_class_install_property (oc, PROP_POST_MESSAGES,
