@@ -12,6 +12,7 @@
 #include "gstspikeenc.h"
 #include "gstsnninfer.h"
 #include "gstresidualexplain.h"
+#include "gstqinfer.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -23,6 +24,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (spikeenc, plugin);
   ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (residualexplain, plugin);
+  ret |= GST_ELEMENT_REGISTER (qinfer, plugin);
   return ret;
 }
 

@@ -41,6 +41,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_pinn_infer_debug);
 #define DEFAULT_COORDINATES NULL
 #define DEFAULT_OUTPUT_NAMES NULL
 #define DEFAULT_INPUT_MAP NULL
+#define DEFAULT_PLAN NULL
 #define MAX_GRID_AXES 3
 #define MAX_INPUTS 16
 
@@ -54,6 +55,7 @@ enum {
   PROP_COORDINATES,
   PROP_OUTPUT_NAMES,
   PROP_INPUT_MAP,
+  PROP_PLAN,
 };
 
 typedef struct {
@@ -74,6 +76,7 @@ struct _GstPinnInfer {
   gchar *coordinates;
   gchar *output_names;
   gchar *input_map;
+  gchar *plan_path;
 
   /* configured at start/caps */
   PhysnnModel *model;
@@ -186,7 +189,7 @@ static gboolean
 load_model (GstPinnInfer *self, GError **error)
 {
   g_autofree gchar *path = NULL, *derivs = NULL, *coords = NULL,
-      *outs = NULL, *grid = NULL, *time_input = NULL;
+      *outs = NULL, *grid = NULL, *time_input = NULL, *plan = NULL;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
@@ -195,6 +198,7 @@ load_model (GstPinnInfer *self, GError **error)
   outs = g_strdup (self->output_names);
   grid = g_strdup (self->grid);
   time_input = g_strdup (self->time_input);
+  plan = g_strdup (self->plan_path);
   GST_OBJECT_UNLOCK (self);
 
   if (path == NULL || *path == '\0') {
@@ -210,6 +214,27 @@ load_model (GstPinnInfer *self, GError **error)
     self->model = physnn_model_new_from_file (path, error);
   if (self->model == NULL)
     return FALSE;
+  /* A quantization plan (physnn quantize, qinfer mode=calibrate): run the
+   * quantized model; its weights are dequantized in registers, and the
+   * derivatives still come from forward-mode propagation. */
+  if (plan != NULL && *plan != '\0') {
+    g_autoptr (PhysnnQuantPlan) qp = physnn_quant_plan_new_from_file
+        (self->model, plan, error);
+    if (qp == NULL)
+      return FALSE;
+    if (physnn_quant_plan_get_activations (qp)) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
+          "plan %s quantizes activations to int8; a quantized activation "
+          "has no useful derivatives, so pinninfer takes weights-only plans",
+          plan);
+      return FALSE;
+    }
+    PhysnnModel *q = physnn_quant_plan_apply (qp, error);
+    if (q == NULL)
+      return FALSE;
+    g_object_unref (self->model);
+    self->model = q;
+  }
 
   if (coords != NULL && !physnn_model_set_coordinates (self->model,
           physnn_model_get_coordinate_input (self->model), coords, error))
@@ -660,6 +685,9 @@ gst_pinn_infer_set_property (GObject *object, guint prop_id,
     case PROP_INPUT_MAP:
       target = &self->input_map;
       break;
+    case PROP_PLAN:
+      target = &self->plan_path;
+      break;
     case PROP_TIME_SCALE:
       self->time_scale = g_value_get_double (value);
       return;
@@ -705,6 +733,9 @@ gst_pinn_infer_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_INPUT_MAP:
       g_value_set_string (value, self->input_map);
       break;
+    case PROP_PLAN:
+      g_value_set_string (value, self->plan_path);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -722,6 +753,7 @@ gst_pinn_infer_finalize (GObject *object)
   g_free (self->coordinates);
   g_free (self->output_names);
   g_free (self->input_map);
+  g_free (self->plan_path);
   g_clear_object (&self->model);
   g_clear_object (&self->grid_coords);
   clear_grid (self);
@@ -786,6 +818,12 @@ gst_pinn_infer_class_init (GstPinnInferClass *klass)
           "Which stream tensor feeds which model input, e.g. branch=1; "
           "unmapped inputs take the first unused stream tensor whose type "
           "and shape fit", DEFAULT_INPUT_MAP, ready));
+  g_object_class_install_property (gobject_class, PROP_PLAN,
+      g_param_spec_string ("plan", "Quantization plan",
+          "A mixed-precision plan (JSON, from physnn quantize or qinfer "
+          "mode=calibrate) to run the model with quantized weights; NULL "
+          "(default) runs it in float32. Plans with int8 activations are "
+          "refused: they have no useful derivatives", DEFAULT_PLAN, ready));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
