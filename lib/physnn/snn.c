@@ -26,6 +26,7 @@
  *               (c = (dt/τ) e^(−dt/τ) when τ_s = τ_m)
  *             Euler: I ← (1 − dt/τ_s) I + (dt/τ_s) w_in x;
  *               v ← (1 − dt/τ_m) v + (dt/τ_m)(R I_old + v_leak)
+ *             semi-implicit: the same with I_new in v's update (snnTorch)
  *   firing    after the update, a spike where v > v_threshold, and then
  *             v ← v_reset (the same step; NIR's semantics)
  *   Threshold spike where x > threshold; Delay y[t] = x[t − round(d/dt)];
@@ -47,7 +48,7 @@
  * adds, in the same order on both paths, and OpenCL contraction is off:
  * the C path and OpenCL give identical spikes and potentials.
  *
- * Plasticity (see docs/spiking.md for the equations and ranges):
+ * Plasticity (see docs/snn.md for the equations and ranges):
  * synaptic scaling and intrinsic plasticity at `homeostasis-interval`
  * boundaries from spike counts (an EMA rate per neuron), sleep
  * consolidation at `sleep-interval` boundaries, and pair-based STDP with
@@ -473,7 +474,8 @@ static gboolean
 prepare_coefficients (PhysnnSnn *self, GError **error)
 {
   gdouble dt = self->dt;
-  gboolean euler = self->integration == PHYSNN_SNN_INTEGRATION_EULER;
+  gboolean euler = self->integration != PHYSNN_SNN_INTEGRATION_EXACT;
+  gboolean semi = self->integration == PHYSNN_SNN_INTEGRATION_SEMI_IMPLICIT;
 
   for (guint k = 0; k < self->ops->len; k++) {
     Op *op = OP (self, k);
@@ -557,6 +559,11 @@ prepare_coefficients (PhysnnSnn *self, GError **error)
           ki = dt / tm * r[j];
           kx = 0;
           cc = dt / tm * vl[j];
+          if (semi) {
+            /* v sees I_new = as·I + ix·x */
+            kx = ki * ix;
+            ki = ki * as;
+          }
         } else {
           gdouble ea = exp (-dt / ts), eb = exp (-dt / tm), cs;
           if (fabs (ts - tm) > 1e-9 * tm)
@@ -1002,8 +1009,9 @@ physnn_snn_class_init (PhysnnSnnClass *klass)
       "files assume 0.0001, Norse's 0.001)", -M, M, 1e-3, rw);
   props[PROP_INTEGRATION] = g_param_spec_enum ("integration", "Integration",
       "How NIR's continuous dynamics become steps: exact (exponential, the "
-      "input held over each step) or euler (forward Euler, as snnTorch and "
-      "Norse compute) (default exact)", PHYSNN_TYPE_SNN_INTEGRATION,
+      "input held over each step), euler (forward Euler, as Norse computes) "
+      "or semi-implicit (Euler with the synaptic current updated first, as "
+      "snnTorch computes) (default exact)", PHYSNN_TYPE_SNN_INTEGRATION,
       PHYSNN_SNN_INTEGRATION_EXACT, rw);
   props[PROP_EVENT_THRESHOLD] = g_param_spec_double ("event-threshold",
       "Event threshold", "Synaptic layers whose measured input activity "
@@ -2567,7 +2575,9 @@ physnn_snn_to_nir (PhysnnSnn *self)
     physnn_nir_graph_set_metadata (g, -1, md[i].name, t);
   }
   physnn_nir_graph_set_metadata_string (g, -1, "physnn_integration",
-      self->integration == PHYSNN_SNN_INTEGRATION_EULER ? "euler" : "exact");
+      self->integration == PHYSNN_SNN_INTEGRATION_EULER ? "euler" :
+      self->integration == PHYSNN_SNN_INTEGRATION_SEMI_IMPLICIT ?
+      "semi-implicit" : "exact");
   return g;
 }
 

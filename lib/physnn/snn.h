@@ -16,14 +16,20 @@ G_BEGIN_DECLS
  * PhysnnSnnIntegration:
  * @PHYSNN_SNN_INTEGRATION_EXACT: exact exponential integration of the
  *   linear dynamics with the input held constant over each step
- * @PHYSNN_SNN_INTEGRATION_EULER: forward Euler (what snnTorch and Norse
- *   compute, see docs/spiking.md)
+ * @PHYSNN_SNN_INTEGRATION_EULER: forward Euler: every state from the
+ *   previous step's values (what Brian2's `euler` and Norse's LIF compute)
+ * @PHYSNN_SNN_INTEGRATION_SEMI_IMPLICIT: forward Euler with the synaptic
+ *   current of CubaLI/CubaLIF updated first and used by the membrane in the
+ *   same step (what snnTorch's Synaptic computes); the same as
+ *   @PHYSNN_SNN_INTEGRATION_EULER for the other neurons
  *
+ * See docs/snn.md for the mapping of snnTorch's and Norse's conventions.
  * How a #PhysnnSnn turns NIR's continuous-time equations into steps.
  */
 typedef enum {
   PHYSNN_SNN_INTEGRATION_EXACT,
   PHYSNN_SNN_INTEGRATION_EULER,
+  PHYSNN_SNN_INTEGRATION_SEMI_IMPLICIT,
 } PhysnnSnnIntegration;
 
 /**
