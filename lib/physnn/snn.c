@@ -2184,10 +2184,12 @@ physnn_snn_run (PhysnnSnn *self, PhysnnDevice *device, PhysnnTensor *input,
           self->coef_integration != self->integration) &&
       !prepare_coefficients (self, error))
     return FALSE;
+  /* a new simulation: rate estimates start at the target (set now, as the
+   * target may have changed since the reset) */
   if (self->step == 0)
     for (guint i = 0; i < self->ops->len; i++) {
       Op *op = OP (self, i);
-      if (op->kind == OP_NEURON && op->rate[0] == 0)
+      if (op->kind == OP_NEURON)
         for (gsize j = 0; j < op->n_out; j++)
           op->rate[j] = self->target_rate;
     }
