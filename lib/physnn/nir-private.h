@@ -44,4 +44,8 @@ PhysnnNirValue *_physnn_nir_node_find (PhysnnNirNode *node, const gchar *name);
 gsize _physnn_nir_shape_count (guint rank, const gsize *shape);
 gchar *_physnn_nir_shape_string (guint rank, const gsize *shape);
 
+/* Hold libhdf5 (not thread-safe in Debian's build) for other writers. */
+gpointer _physnn_hdf5_enter (void);
+void _physnn_hdf5_leave (gpointer saved);
+
 G_END_DECLS

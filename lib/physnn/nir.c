@@ -2127,3 +2127,20 @@ physnn_nir_graph_save (PhysnnNirGraph *self, const gchar *path, GError **error)
   }
   return TRUE;
 }
+
+/* libhdf5 for the other HDF5 writers of the engine (Lava-dl NetX): the same
+ * lock and the same silenced error printing as NIR files use. */
+gpointer
+_physnn_hdf5_enter (void)
+{
+  SavedAuto *saved = g_new (SavedAuto, 1);
+  hdf5_enter (saved);
+  return saved;
+}
+
+void
+_physnn_hdf5_leave (gpointer saved)
+{
+  hdf5_leave (saved);
+  g_free (saved);
+}

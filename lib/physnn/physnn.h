@@ -30,6 +30,9 @@
 #include "physnn/explain.h"
 #include "physnn/anomaly.h"
 #include "physnn/quant.h"
+#include "physnn/neuro.h"
+#include "physnn/energy.h"
+#include "physnn/spike-record.h"
 #include "physnn/enums.h"
 
 #undef __PHYSNN_H_INSIDE__
