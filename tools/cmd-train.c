@@ -83,7 +83,7 @@ physnn_cmd_train (int argc, char **argv)
   gchar *pde = NULL, *domain = NULL, *coords = NULL, *outputs = NULL,
         *layers = NULL, *activation = NULL, *ansatz = NULL, *output = NULL,
         *plot = NULL, *sampling = NULL, *targets = NULL, *loss_kind = NULL,
-        *weights = NULL;
+        *weights = NULL, *device = NULL;
   gchar **conditions = NULL, **defines = NULL, **data = NULL;
   gint points = 2048, cpoints = 256, adam = 1000, lbfgs = 0, rounds = 1,
        resample = 1, threads = 0, batch = 0, history = 50, added = 0, pool = 0;
@@ -180,6 +180,11 @@ physnn_cmd_train (int argc, char **argv)
         "Threads (default: one per processor; results do not depend on "
         "it)",
         "N" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device,
+        "Where the loss and its gradient are computed: cpu (the reference "
+        "path) or an OpenCL device (opencl, opencl:P.D; dense MLPs only, "
+        "other networks stay on cpu) (default cpu)",
+        "DEVICE" },
     { "plot", 0, 0, G_OPTION_ARG_FILENAME, &plot,
         "Write the loss curve as a PNG", "FILE.png" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress bar", NULL },
@@ -284,6 +289,13 @@ physnn_cmd_train (int argc, char **argv)
       (guint)added, "refine-pool", (guint)pool, NULL);
   if (threads > 0)
     physnn_loss_set_threads (physnn_trainer_get_loss (tr), (guint)threads);
+  g_autoptr (PhysnnDevice) dev = NULL;
+  if (device) {
+    dev = physnn_device_new (device, &error);
+    if (dev == NULL)
+      return fail (NULL, error);
+    physnn_loss_set_device (physnn_trainer_get_loss (tr), dev);
+  }
   if (domain && !physnn_trainer_set_domain (tr, domain, &error))
     return fail (NULL, error);
   for (guint i = 0; defines && defines[i]; i++) {
@@ -401,6 +413,13 @@ physnn_cmd_train (int argc, char **argv)
                 (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
   g_print (
       "time: %.2f s wall, %.2f s CPU\n", physnn_trainer_get_elapsed (tr), cpu);
+  if (dev) {
+    guint on = 0;
+    for (guint i = 0; i < physnn_loss_get_n_terms (loss); i++)
+      on += physnn_loss_get_term_device (loss, i) != NULL;
+    g_print ("device: %u of %u terms on %s\n", on,
+        physnn_loss_get_n_terms (loss), physnn_device_get_spec (dev));
+  }
   if (wrote)
     g_print ("wrote %s%s%s\n", output, plot ? " and " : "", plot ? plot : "");
   if (serr)

@@ -19,6 +19,7 @@
  */
 #include "physnn/grad-private.h"
 #include "physnn/error.h"
+#include "physnn/grad-cl-private.h"
 #include "physnn/model-private.h"
 #include "physnn/pde.h"
 #include "physnn/rx-private.h"
@@ -29,6 +30,7 @@
 
 #define VAL(g, i) ((PhysnnValue *)g_ptr_array_index ((g)->values, (i)))
 #define CHUNK_ROWS 1024
+#define CL_CHUNK_ROWS 65536
 #define MAX_COORDS 16
 
 typedef enum { TERM_MSE, TERM_CE, TERM_RESIDUAL } TermKind;
@@ -62,7 +64,15 @@ typedef struct {
   PhysnnJetSpec spec;
   gchar *derivs;
   gdouble value; /* weighted, at the last evaluation */
+  PhysnnDevice *ran_on; /* the last evaluation's device; NULL: reference */
 } Term;
+
+/* An OpenCL plan for one jet request (NULL plan: not possible, why). */
+typedef struct {
+  PhysnnJetSpec key;
+  PhysnnClMlp *plan;
+  gchar *why;
+} ClEntry;
 
 typedef struct {
   gchar *name;
@@ -88,6 +98,9 @@ struct _PhysnnLoss {
   gint coord_column[MAX_COORDS];
   guint coord_cols[MAX_COORDS];
   GArray *components; /* Component */
+
+  PhysnnDevice *device; /* NULL: the reference path */
+  GArray *cl_plans;     /* ClEntry */
 };
 
 G_DEFINE_FINAL_TYPE (PhysnnLoss, physnn_loss, G_TYPE_OBJECT)
@@ -118,9 +131,23 @@ equation_free (Equation *e)
 }
 
 static void
+clear_cl_plans (PhysnnLoss *self)
+{
+  for (guint i = 0; i < self->cl_plans->len; i++) {
+    ClEntry *e = &g_array_index (self->cl_plans, ClEntry, i);
+    _physnn_cl_mlp_free (e->plan);
+    g_free (e->why);
+  }
+  g_array_set_size (self->cl_plans, 0);
+}
+
+static void
 physnn_loss_finalize (GObject *object)
 {
   PhysnnLoss *self = PHYSNN_LOSS (object);
+  clear_cl_plans (self);
+  g_array_unref (self->cl_plans);
+  g_clear_object (&self->device);
   g_ptr_array_unref (self->terms);
   g_hash_table_unref (self->constants);
   for (guint i = 0; i < self->n_coords; i++)
@@ -151,6 +178,7 @@ physnn_loss_init (PhysnnLoss *self)
   self->constants =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->components = g_array_new (FALSE, TRUE, sizeof (Component));
+  self->cl_plans = g_array_new (FALSE, TRUE, sizeof (ClEntry));
   self->per_point = -1;
   self->n_threads = MAX (g_get_num_processors (), 1);
   const gchar *env = g_getenv ("PHYSNN_THREADS");
@@ -1097,6 +1125,77 @@ physnn_loss_set_threads (PhysnnLoss *self, guint n_threads)
   self->n_threads = n_threads ? n_threads : MAX (g_get_num_processors (), 1);
 }
 
+/**
+ * physnn_loss_set_device:
+ * @self: a #PhysnnLoss
+ * @device: (nullable): an OpenCL device, or %NULL (or a CPU device) for
+ *   the reference path
+ *
+ * Evaluates the loss and its gradient on @device where the model is a
+ * dense MLP (a chain of Gemm layers with tanh, sin or sigmoid between
+ * them, every weight and bias a parameter): the network's forward pass with
+ * its derivative jets and its reverse pass run as OpenCL kernels, in double
+ * precision where the device supports it (float otherwise); residuals,
+ * targets and their cotangents are computed on the host as on the
+ * reference path. Any other graph, and any term whose request the kernels
+ * cannot serve, stays on the reference path (physnn_loss_get_term_device()
+ * tells which ran).
+ */
+void
+physnn_loss_set_device (PhysnnLoss *self, PhysnnDevice *device)
+{
+  g_return_if_fail (PHYSNN_IS_LOSS (self));
+  g_return_if_fail (device == NULL || PHYSNN_IS_DEVICE (device));
+  if (device && physnn_device_get_kind (device) != PHYSNN_DEVICE_KIND_OPENCL)
+    device = NULL;
+  if (device == self->device)
+    return;
+  clear_cl_plans (self);
+  g_clear_object (&self->device);
+  self->device = device ? g_object_ref (device) : NULL;
+}
+
+/**
+ * physnn_loss_get_term_device:
+ * @self: a #PhysnnLoss
+ * @term: a term index
+ *
+ * Returns: (transfer none) (nullable): the device the term's last
+ *   evaluation ran on, or %NULL for the reference path
+ */
+PhysnnDevice *
+physnn_loss_get_term_device (PhysnnLoss *self, guint term)
+{
+  g_return_val_if_fail (PHYSNN_IS_LOSS (self), NULL);
+  if (term >= self->terms->len)
+    return NULL;
+  return ((Term *)g_ptr_array_index (self->terms, term))->ran_on;
+}
+
+/* The OpenCL plan for a term's jet request, built once; NULL when the
+ * reference path must serve it (or with @error set when building failed). */
+static PhysnnClMlp *
+cl_plan_for (PhysnnLoss *self, Term *t, GError **error)
+{
+  if (self->device == NULL)
+    return NULL;
+  for (guint i = 0; i < self->cl_plans->len; i++) {
+    ClEntry *e = &g_array_index (self->cl_plans, ClEntry, i);
+    if (memcmp (&e->key, &t->spec, sizeof t->spec) == 0)
+      return e->plan;
+  }
+  ClEntry e = { t->spec, NULL, NULL };
+  e.plan = _physnn_cl_mlp_new (
+      self->graph, self->ps, &t->spec, self->device, &e.why, error);
+  if (e.plan == NULL && e.why == NULL)
+    return NULL; /* a build error: not cached, reported */
+  if (e.plan == NULL)
+    g_debug ("%s: loss terms stay on the reference path: %s",
+        physnn_model_get_path (self->model), e.why);
+  g_array_append_val (self->cl_plans, e);
+  return e.plan;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Evaluation */
 
@@ -1111,7 +1210,34 @@ typedef struct {
   gdouble *grad;
   gdouble *residual_sq; /* optional: per point */
   GError *error;
+  PhysnnClMlp *cl; /* the OpenCL path, or NULL */
+  PhysnnJetValue cl_out, cl_bar;
 } Chunk;
+
+/* The forward value and the cotangent of graph output value @ov, from the
+ * reference tape or from the OpenCL path (whose network has one output). */
+static const PhysnnJetValue *
+chunk_value (Chunk *c, PhysnnTape *tape, gint ov)
+{
+  return c->cl ? &c->cl_out : _physnn_tape_get_value (tape, ov);
+}
+
+static PhysnnJetValue *
+chunk_cotangent (Chunk *c, PhysnnTape *tape, gint ov)
+{
+  if (c->cl == NULL)
+    return _physnn_tape_get_cotangent (tape, ov);
+  if (c->cl_bar.n_comp == 0) {
+    c->cl_bar.n_comp = c->cl_out.n_comp;
+    for (guint k = 0; k < c->cl_out.n_comp; k++) {
+      guint rank;
+      const gsize *shape = physnn_tensor_get_shape (c->cl_out.comp[k], &rank);
+      c->cl_bar.comp[k] =
+          physnn_tensor_new (PHYSNN_DTYPE_FLOAT64, rank, shape);
+    }
+  }
+  return &c->cl_bar;
+}
 
 /* The rows of a chunk as tensors (views, no copies). */
 static PhysnnTensor **
@@ -1170,14 +1296,21 @@ run_chunk (Chunk *c)
   Term *t = c->term;
   PhysnnTensor **in = chunk_inputs (c);
   gdouble N = (gdouble)t->n_points;
-  PhysnnTape *tape = _physnn_tape_forward (
-      self->graph, &t->spec, self->ps, c->params, in, &c->error);
-  if (tape == NULL)
-    goto out;
+  PhysnnTape *tape = NULL;
+  if (c->cl) {
+    if (!_physnn_cl_mlp_forward (
+            c->cl, c->params, in[0], c->rows, &c->cl_out, &c->error))
+      goto out;
+  } else {
+    tape = _physnn_tape_forward (
+        self->graph, &t->spec, self->ps, c->params, in, &c->error);
+    if (tape == NULL)
+      goto out;
+  }
 
   if (t->kind == TERM_MSE || t->kind == TERM_CE) {
     gint ov = g_array_index (self->graph->outputs, gint, t->output);
-    PhysnnTensor *y = _physnn_tape_get_value (tape, ov)->comp[0];
+    PhysnnTensor *y = chunk_value (c, tape, ov)->comp[0];
     gsize cols;
     if (!output_rows (c, y, t->output, &cols))
       goto out;
@@ -1185,7 +1318,7 @@ run_chunk (Chunk *c)
     const gdouble *tv = _physnn_tensor_host (t->target, PHYSNN_ACCESS_READ);
     gdouble *yb = c->want_grad
                       ? _physnn_tensor_host (
-                            _physnn_tape_get_cotangent (tape, ov)->comp[0],
+                            chunk_cotangent (c, tape, ov)->comp[0],
                             PHYSNN_ACCESS_READWRITE)
                       : NULL;
     if (t->kind == TERM_MSE) {
@@ -1265,7 +1398,7 @@ run_chunk (Chunk *c)
           }
           case B_OUTPUT: {
             gint ov = g_array_index (self->graph->outputs, gint, b->output);
-            const PhysnnJetValue *v = _physnn_tape_get_value (tape, ov);
+            const PhysnnJetValue *v = chunk_value (c, tape, ov);
             gsize cols;
             if (!output_rows (c, v->comp[0], b->output, &cols))
               goto out;
@@ -1291,7 +1424,7 @@ run_chunk (Chunk *c)
             if (c->want_grad)
               symb[s] =
                   (gdouble *)_physnn_tensor_host (
-                      _physnn_tape_get_cotangent (tape, ov)->comp[b->comp],
+                      chunk_cotangent (c, tape, ov)->comp[b->comp],
                       PHYSNN_ACCESS_READWRITE) +
                   b->column;
             break;
@@ -1318,10 +1451,15 @@ run_chunk (Chunk *c)
         _physnn_rx_vjp (eq->rx, c->rows, sym, stride, rb, symb, stride, NULL);
     }
   }
-  if (c->want_grad && c->grad)
+  if (c->want_grad && c->grad && c->cl)
+    _physnn_cl_mlp_backward (c->cl, chunk_cotangent (c, NULL, 0), c->grad,
+        &c->error);
+  else if (c->want_grad && c->grad)
     _physnn_tape_backward (tape, c->grad, &c->error);
 out:
   _physnn_tape_free (tape);
+  physnn_jet_value_clear (&c->cl_out);
+  physnn_jet_value_clear (&c->cl_bar);
   free_inputs (in, t->n_inputs);
 }
 
@@ -1389,10 +1527,51 @@ done:
   return self->per_point >= 0;
 }
 
+/* The OpenCL path: chunks one after the other (the device runs each
+ * chunk's points in parallel), summed in order. */
+static gboolean
+eval_term_cl (PhysnnLoss *self, Term *t, PhysnnClMlp *cl,
+    const gdouble *params, gdouble *grad, gdouble *residual_sq,
+    gdouble *value, GError **error)
+{
+  gdouble v = 0;
+  for (gsize row0 = 0; row0 < t->n_points; row0 += CL_CHUNK_ROWS) {
+    Chunk c = { 0 };
+    c.loss = self;
+    c.term = t;
+    c.chunked = TRUE;
+    c.row0 = row0;
+    c.rows = MIN (CL_CHUNK_ROWS, t->n_points - row0);
+    c.params = params;
+    c.want_grad = grad != NULL;
+    c.grad = grad;
+    c.residual_sq = residual_sq;
+    c.cl = cl;
+    run_chunk (&c);
+    if (c.error) {
+      g_propagate_error (error, c.error);
+      return FALSE;
+    }
+    v += c.value;
+  }
+  t->value = v;
+  *value += v;
+  return TRUE;
+}
+
 static gboolean
 eval_term (PhysnnLoss *self, Term *t, const gdouble *params, gdouble *grad,
     gdouble *residual_sq, gdouble *value, GError **error)
 {
+  GError *cl_error = NULL;
+  PhysnnClMlp *cl = cl_plan_for (self, t, &cl_error);
+  if (cl_error) {
+    g_propagate_error (error, cl_error);
+    return FALSE;
+  }
+  t->ran_on = cl ? self->device : NULL;
+  if (cl)
+    return eval_term_cl (self, t, cl, params, grad, residual_sq, value, error);
   if (!check_per_point (self, t, params, error))
     return FALSE;
   gboolean split = self->per_point == 1;

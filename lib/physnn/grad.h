@@ -10,6 +10,7 @@
 
 #include <glib-object.h>
 
+#include "physnn/device.h"
 #include "physnn/model.h"
 #include "physnn/tensor.h"
 
@@ -63,5 +64,7 @@ gboolean physnn_loss_hutchinson (PhysnnLoss *self, guint n_samples,
     GError **error);
 
 void physnn_loss_set_threads (PhysnnLoss *self, guint n_threads);
+void physnn_loss_set_device (PhysnnLoss *self, PhysnnDevice *device);
+PhysnnDevice *physnn_loss_get_term_device (PhysnnLoss *self, guint term);
 
 G_END_DECLS

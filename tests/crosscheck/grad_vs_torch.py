@@ -15,6 +15,9 @@ Bounds (normwise relative: max|ours - ref| / max|ref|):
   Hutchinson traces: |estimate - exact trace| <= 4 standard errors + 1e-9,
   exact traces from the full Hessian by torch;
   Adam: parameters after 20 steps within 1e-12 relative of torch.optim.Adam.
+The OpenCL reverse path of dense MLPs (Physnn.Loss.set_device) is held to
+the same 1e-4, in double precision and forced to float, and must really run
+on the device (Physnn.Loss.get_term_device).
 
 usage: grad_vs_torch.py [--quick] [--seed N]
 """
@@ -383,6 +386,79 @@ def case_pde(tmp, rng):
     check("DeepONet residual gradient", rel(npy(g), ref), 1e-4)
 
 
+def case_opencl(tmp, rng):
+    """The OpenCL fast path of dense MLPs (forward and reverse pass with the
+    jets as kernels): the same losses against torch, in double precision
+    where the device has it, and forced to float."""
+    try:
+        dev = Physnn.Device.new("opencl")
+    except GLib.Error as e:
+        print(f"SKIP OpenCL reverse path: no OpenCL device ({e.message})",
+              flush=True)
+        return
+    nu = 0.01 / math.pi
+    for precision in ("double", "float"):
+        if precision == "float":
+            os.environ["PHYSNN_GRAD_CL_FLOAT"] = "1"
+        elif not dev.has_fp64():
+            print("SKIP OpenCL double precision: the device has no fp64",
+                  flush=True)
+            continue
+        # float32 kernels (partial sums per block of 256 points, then
+        # float64) still meet the issue's 1e-4 (measured: about 2e-7)
+        bound = 1e-4
+        for act in ("tanh", "sin", "sigmoid"):
+            torch.manual_seed(rng.integers(1 << 30))
+            m = MLP(2, 16, 3, act, 1)
+            path = os.path.join(tmp, f"cl_{act}.onnx")
+            m = export(m, (torch.rand(5, 2),), ["coords"], ["u"], path)
+            loss = Physnn.Loss.new(Physnn.Model.new_from_file(path))
+            loss.set_device(dev)
+            loss.define("nu", nu)
+            pts = np.stack([rng.random(1500) * 2 - 1, rng.random(1500)], 1)
+            bnd = np.stack([rng.choice([-1.0, 1.0], 200), rng.random(200)], 1)
+            ini = np.stack([rng.random(200) * 2 - 1, np.zeros(200)], 1)
+            loss.add_residual("pde", "u_t + u*u_x = nu*u_xx", [T(pts)], 1.0)
+            loss.add_residual("boundary", "u", [T(bnd)], 10.0)
+            loss.add_residual("initial", "u + sin(pi*x)", [T(ini)], 5.0)
+            ok, v, g = loss.evaluate()
+            on = [loss.get_term_device(i) for i in range(3)]
+            check(f"OpenCL ({precision}): every {act} PINN term ran on the "
+                  f"device", float(sum(d is None for d in on)), 0)
+            ref_v, ref = torch_grad(m, lambda: pinn_loss_torch(
+                m, pts, bnd, ini, nu, 10.0, 5.0), param_names(loss))
+            check(f"OpenCL ({precision}) Burgers PINN gradient, {act}",
+                  rel(npy(g), ref), bound)
+            check(f"OpenCL ({precision}) Burgers PINN value, {act}",
+                  abs(v - ref_v) / ref_v, bound)
+            # a data term through the same kernels (value component only)
+            dl = Physnn.Loss.new(Physnn.Model.new_from_file(path))
+            dl.set_device(dev)
+            x = rng.random((900, 2)) * 2 - 1
+            y = rng.random((900, 1))
+            dl.add_mse("data", [T(x)], 0, T(y), 0.5)
+            ok, v, g = dl.evaluate()
+            check(f"OpenCL ({precision}): the {act} MSE term ran on the "
+                  f"device", float(dl.get_term_device(0) is None), 0)
+            ref_v, ref = torch_grad(m, lambda: 0.5 * torch.nn.functional.mse_loss(
+                m(torch.tensor(x)), torch.tensor(y)), param_names(dl))
+            check(f"OpenCL ({precision}) MSE gradient, {act}",
+                  rel(npy(g), ref), bound)
+    os.environ.pop("PHYSNN_GRAD_CL_FLOAT", None)
+    # a graph the kernels do not serve stays on the reference path
+    torch.manual_seed(rng.integers(1 << 30))
+    m = MLP(2, 8, 2, "tanh", 1, skip=True)
+    path = os.path.join(tmp, "cl_skip.onnx")
+    m = export(m, (torch.rand(5, 2),), ["coords"], ["u"], path)
+    loss = Physnn.Loss.new(Physnn.Model.new_from_file(path))
+    loss.set_device(dev)
+    pts = np.stack([rng.random(300) * 2 - 1, rng.random(300)], 1)
+    loss.add_residual("pde", "u_t - 0.1*u_xx", [T(pts)], 1.0)
+    ok, v, g = loss.evaluate()
+    check("OpenCL: a network with skips falls back to the reference path",
+          float(loss.get_term_device(0) is not None), 0)
+
+
 def flat_params(m, names):
     P = dict(m.named_parameters())
     return [P[n] for n in names]
@@ -485,6 +561,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         case_data(tmp, rng)
         case_pde(tmp, rng)
+        case_opencl(tmp, rng)
         case_hessian(tmp, rng, args.quick)
         case_adam(rng)
         case_lbfgs(tmp, rng)
