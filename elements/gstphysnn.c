@@ -13,6 +13,7 @@
 #include "gstsnninfer.h"
 #include "gstresidualexplain.h"
 #include "gstqinfer.h"
+#include "gstneuroexport.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -25,6 +26,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (snninfer, plugin);
   ret |= GST_ELEMENT_REGISTER (residualexplain, plugin);
   ret |= GST_ELEMENT_REGISTER (qinfer, plugin);
+  ret |= GST_ELEMENT_REGISTER (neuroexport, plugin);
   return ret;
 }
 
