@@ -9,6 +9,7 @@ int physnn_cmd_inspect (int argc, char **argv);
 int physnn_cmd_infer (int argc, char **argv);
 int physnn_cmd_train (int argc, char **argv);
 int physnn_cmd_export (int argc, char **argv);
+int physnn_cmd_quantize (int argc, char **argv);
 
 /* "builtin:NAME" or a path */
 PhysnnModel *physnn_cli_load_model (const gchar *spec, GError **error);

@@ -3,6 +3,7 @@
  *   physnn devices [-v]     list compute devices (what device= accepts)
  *   physnn inspect MODEL    describe an ONNX model
  *   physnn infer MODEL ...  evaluate a PINN on a grid
+ *   physnn quantize MODEL   mixed-precision quantization plans
  *   physnn export NIR -o B  neuromorphic formats, fitting, energy
  *   physnn version          print the library version
  *
@@ -99,6 +100,8 @@ static const struct {
         "simulator"},
   {"train", physnn_cmd_train, "train a PINN for a PDE, or fine-tune a "
         "model on data or physics"},
+  {"quantize", physnn_cmd_quantize, "choose per-layer precisions (fp32, "
+        "fp16, int8, int4); write a plan and a QDQ ONNX model"},
   {"export", physnn_cmd_export, "export a spiking network (NIR) to NIR, "
         "Lava-dl NetX, PyNN, spike JSON, Akida; fit, agreement, energy"},
   {"version", cmd_version, "print the version"},

@@ -87,10 +87,11 @@ struct _PhysnnQuantSearch {
   gdouble *sens[N_KINDS]; /* [layer * N_PREC + precision], raw */
   gdouble sens_max[N_KINDS];
 
-  GHashTable *cache;  /* genome key -> Individual* */
-  GPtrArray *archive; /* Individual*, owned, evaluation order */
-  GPtrArray *front;   /* borrowed, by cost */
-  GPtrArray *greedy;  /* borrowed, path order */
+  GHashTable *cache;    /* genome key -> Individual* */
+  GPtrArray *archive;   /* Individual*, owned, evaluation order */
+  GPtrArray *front;     /* borrowed, by cost */
+  GPtrArray *front_all; /* borrowed: ignoring the constraints */
+  GPtrArray *greedy;    /* borrowed, path order */
   gboolean ran_nsga;
 };
 
@@ -116,6 +117,7 @@ physnn_quant_search_finalize (GObject *object)
     g_free (self->sens[k]);
   g_hash_table_unref (self->cache);
   g_ptr_array_unref (self->front);
+  g_ptr_array_unref (self->front_all);
   g_ptr_array_unref (self->greedy);
   g_ptr_array_unref (self->archive);
   G_OBJECT_CLASS (physnn_quant_search_parent_class)->finalize (object);
@@ -158,6 +160,7 @@ physnn_quant_search_init (PhysnnQuantSearch *self)
   self->archive =
       g_ptr_array_new_with_free_func ((GDestroyNotify)individual_free);
   self->front = g_ptr_array_new ();
+  self->front_all = g_ptr_array_new ();
   self->greedy = g_ptr_array_new ();
 }
 
@@ -896,30 +899,46 @@ random_precision (PhysnnQuantSearch *self, GRand *rng)
   return list[g_rand_int_range (rng, 0, n)];
 }
 
+static gboolean
+dominates_unconstrained (const Individual *a, const Individual *b)
+{
+  return a->loss <= b->loss && a->cost <= b->cost &&
+         (a->loss < b->loss || a->cost < b->cost);
+}
+
+/* The non-dominated plans of the archive, by cost then loss: among the
+ * feasible ones (constrained), or among all, ignoring the constraints. */
+static void
+pareto (PhysnnQuantSearch *self, GPtrArray *dst, gboolean constrained)
+{
+  g_ptr_array_set_size (dst, 0);
+  for (guint i = 0; i < self->archive->len; i++) {
+    Individual *a = g_ptr_array_index (self->archive, i);
+    gboolean dominated = constrained ? a->violation > 0 : !isfinite (a->loss);
+    for (guint j = 0; j < self->archive->len && !dominated; j++) {
+      Individual *b = g_ptr_array_index (self->archive, j);
+      dominated = b != a && (constrained ? dominates (b, a)
+                                         : dominates_unconstrained (b, a));
+    }
+    if (!dominated)
+      g_ptr_array_add (dst, a);
+  }
+  for (guint a = 1; a < dst->len; a++)
+    for (guint b = a; b > 0; b--) {
+      Individual *x = g_ptr_array_index (dst, b - 1);
+      Individual *y = g_ptr_array_index (dst, b);
+      if (x->cost < y->cost || (x->cost == y->cost && x->loss <= y->loss))
+        break;
+      dst->pdata[b] = x;
+      dst->pdata[b - 1] = y;
+    }
+}
+
 static void
 rebuild_front (PhysnnQuantSearch *self)
 {
-  g_ptr_array_set_size (self->front, 0);
-  for (guint i = 0; i < self->archive->len; i++) {
-    Individual *a = g_ptr_array_index (self->archive, i);
-    gboolean dominated = a->violation > 0;
-    for (guint j = 0; j < self->archive->len && !dominated; j++) {
-      Individual *b = g_ptr_array_index (self->archive, j);
-      dominated = b != a && dominates (b, a);
-    }
-    if (!dominated)
-      g_ptr_array_add (self->front, a);
-  }
-  /* by cost, then loss */
-  for (guint a = 1; a < self->front->len; a++)
-    for (guint b = a; b > 0; b--) {
-      Individual *x = g_ptr_array_index (self->front, b - 1);
-      Individual *y = g_ptr_array_index (self->front, b);
-      if (x->cost < y->cost || (x->cost == y->cost && x->loss <= y->loss))
-        break;
-      self->front->pdata[b] = x;
-      self->front->pdata[b - 1] = y;
-    }
+  pareto (self, self->front, TRUE);
+  pareto (self, self->front_all, FALSE);
 }
 
 static gboolean
@@ -1395,6 +1414,11 @@ physnn_quant_search_to_json (PhysnnQuantSearch *self)
       chosen = (gint)i;
   }
   json_builder_end_array (b);
+  json_builder_set_member_name (b, "front_unconstrained");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < self->front_all->len; i++)
+    add_point (self, b, g_ptr_array_index (self->front_all, i));
+  json_builder_end_array (b);
   json_builder_set_member_name (b, "greedy");
   json_builder_begin_array (b);
   for (guint i = 0; i < self->greedy->len; i++)
@@ -1421,14 +1445,14 @@ physnn_quant_search_to_json (PhysnnQuantSearch *self)
 static gboolean
 save_plot (PhysnnQuantSearch *self, const gchar *path, GError **error)
 {
-  GPtrArray *sets[3] = { self->archive, self->front, self->greedy };
-  const gchar *labels[3] = { "evaluated plans", "Pareto front (NSGA-II)",
-    "sensitivity-greedy" };
-  g_autofree gdouble *xs[3] = { NULL };
-  g_autofree gdouble *ys[3] = { NULL };
-  PhysnnPlotSeries series[3];
+  GPtrArray *sets[4] = { self->archive, self->front_all, self->front,
+    self->greedy };
+  const gchar *labels[4] = { "evaluated plans", "Pareto front (all plans)",
+    "Pareto front meeting the constraints", "sensitivity-greedy" };
+  gdouble *xs[4] = { NULL }, *ys[4] = { NULL };
+  PhysnnPlotSeries series[4];
   guint n = 0;
-  for (guint s = 0; s < 3; s++) {
+  for (guint s = 0; s < 4; s++) {
     if (sets[s]->len == 0)
       continue;
     xs[s] = g_new (gdouble, sets[s]->len);
@@ -1460,7 +1484,12 @@ save_plot (PhysnnQuantSearch *self, const gchar *path, GError **error)
     .vlabels = tl,
     .n_vlines = target > 0 ? 1 : 0,
   };
-  return _physnn_plot_png (path, &style, series, n, error);
+  gboolean ok = _physnn_plot_png (path, &style, series, n, error);
+  for (guint s = 0; s < 4; s++) {
+    g_free (xs[s]);
+    g_free (ys[s]);
+  }
+  return ok;
 }
 
 /**

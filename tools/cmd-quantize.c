@@ -1,0 +1,425 @@
+/* physnn — `physnn quantize`: per-layer mixed precision for an ONNX model.
+ *
+ *   physnn quantize MODEL --data x.npy --labels y.npy --target-bits 6.5 \
+ *       -o plan.json --onnx model-q.onnx --front front.json --plot front.png
+ *   physnn quantize builtin:heat1d_pinn --pde model --target-bits 6.5 ...
+ *   physnn quantize MODEL --data x.npy --uniform int8 --activations percentile
+ *
+ * The objective: classification (--data and --labels: cross-entropy,
+ * accuracy), regression (--data and --targets, or --data alone: the float
+ * model's own outputs), or physics (--pde STRING, or "model" for the
+ * model's physnn.pde; the default when the model carries a PDE and no data
+ * is given). Every plan is evaluated by running the quantized model.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "commands.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  gboolean tty, quiet;
+  gint64 t0, last;
+} Progress;
+
+static void
+on_progress (PhysnnQuantSearch *s, const gchar *stage, guint done, guint total,
+    gdouble best, gpointer user)
+{
+  Progress *p = user;
+  gint64 now = g_get_monotonic_time ();
+  guint pct = total ? MIN (100, done * 100 / total) : 100;
+  if (p->quiet)
+    return;
+  gdouble el = (now - p->t0) / 1e6;
+  if (p->tty) {
+    gint bar = 30, fill = (gint)(bar * pct / 100);
+    gchar b[64];
+    for (gint i = 0; i < bar; i++)
+      b[i] = i < fill ? '#' : '.';
+    b[bar] = '\0';
+    fprintf (stderr, "\r%-11s [%s] %3u%% %u/%u  best loss %.4g  %.1f s   ",
+        stage, b, pct, done, total, best, el);
+    if (done >= total)
+      fputc ('\n', stderr);
+    fflush (stderr);
+  } else if (done >= total || now - p->last > 10 * G_USEC_PER_SEC) {
+    p->last = now;
+    fprintf (stderr, "%s %u/%u best loss %.4g (%.1f s)\n", stage, done, total,
+        best, el);
+  }
+}
+
+static int
+fail (const gchar *what, GError *error)
+{
+  g_printerr ("physnn quantize: %s%s%s\n", what ? what : "", what ? ": " : "",
+      error ? error->message : "");
+  return 1;
+}
+
+static void
+report (const gchar *label, PhysnnQuantObjective *obj, PhysnnQuantPlan *plan)
+{
+  gdouble loss, acc;
+  g_autoptr (GError) error = NULL;
+  guint64 f, b;
+  gdouble ratio;
+  if (!physnn_quant_objective_evaluate (obj, plan, &loss, &acc, &error)) {
+    g_print ("%-22s evaluation failed: %s\n", label, error->message);
+    return;
+  }
+  gdouble ref = physnn_quant_objective_get_reference_loss (obj);
+  gdouble racc = physnn_quant_objective_get_reference_accuracy (obj);
+  physnn_quant_plan_estimate_compression (plan, &f, &b, &ratio, NULL);
+  g_print ("%-22s %5.2f bits  %8" G_GUINT64_FORMAT " bytes (%5.2fx)  loss "
+           "%.4g (%+.1f %%)",
+      label, physnn_quant_plan_get_average_bits (plan), b, ratio, loss,
+      100 * (loss - ref) / fabs (ref));
+  if (isfinite (acc))
+    g_print (
+        "  accuracy %.2f %% (%+.2f points)", 100 * acc, 100 * (acc - racc));
+  g_print ("\n");
+}
+
+int
+physnn_cmd_quantize (int argc, char **argv)
+{
+  g_auto (GStrv) data = NULL;
+  g_autofree gchar *labels = NULL, *targets = NULL, *pde = NULL,
+                   *defines = NULL, *precisions = NULL, *pin = NULL,
+                   *wcal = NULL, *acal = NULL, *uniform = NULL,
+                   *hardware = NULL, *cost = NULL, *out = NULL, *onnx = NULL,
+                   *front = NULL, *plot = NULL, *points_file = NULL,
+                   *method = NULL;
+  gdouble target_bits = 0, max_increase = -1, percentile = 99.99,
+          act_percentile = 99.99, validate = -1;
+  gint64 max_bytes = 0, seed = 1;
+  gint population = 24, generations = 20, hutchinson = 16;
+  gboolean per_tensor = FALSE, asymmetric = FALSE, greedy = FALSE,
+           quiet = FALSE, sensitivity = FALSE;
+  GOptionEntry entries[] = {
+    { "data", 'd', 0, G_OPTION_ARG_FILENAME_ARRAY, &data,
+        "Samples (.npy, one per model input; also the calibration data)",
+        "FILE" },
+    { "labels", 0, 0, G_OPTION_ARG_FILENAME, &labels,
+        "Class labels (.npy): a classification objective", "FILE" },
+    { "targets", 0, 0, G_OPTION_ARG_FILENAME, &targets,
+        "Wanted outputs (.npy): a regression objective (default: the float "
+        "model's outputs)",
+        "FILE" },
+    { "pde", 0, 0, G_OPTION_ARG_STRING, &pde,
+        "Physics objective: the residual, e.g. \"u_t - 0.1*u_xx\", or "
+        "\"model\" for the model's own",
+        "STRING" },
+    { "define", 0, 0, G_OPTION_ARG_STRING, &defines,
+        "Constants of the PDE, e.g. nu=0.01,alpha=0.1", "LIST" },
+    { "points", 0, 0, G_OPTION_ARG_FILENAME, &points_file,
+        "Collocation points (.npy, [N, coordinates]; default: a Latin "
+        "hypercube over the model's domain)",
+        "FILE" },
+    { "target-bits", 'b', 0, G_OPTION_ARG_DOUBLE, &target_bits,
+        "Largest average bits per weight (4 to 32)", "BITS" },
+    { "max-bytes", 0, 0, G_OPTION_ARG_INT64, &max_bytes,
+        "Largest model size in bytes", "N" },
+    { "max-loss-increase", 0, 0, G_OPTION_ARG_DOUBLE, &max_increase,
+        "Largest relative loss increase (0.1 = +10 %)", "F" },
+    { "precisions", 0, 0, G_OPTION_ARG_STRING, &precisions,
+        "Precisions layers may take (default fp32,fp16,int8,int4)", "LIST" },
+    { "pin", 0, 0, G_OPTION_ARG_STRING, &pin,
+        "Hold layers at fp32 by name pattern, e.g. \"*koopman*,*head*\"",
+        "PATTERNS" },
+    { "per-tensor", 0, 0, G_OPTION_ARG_NONE, &per_tensor,
+        "One weight scale per tensor (default: per output channel)", NULL },
+    { "asymmetric", 0, 0, G_OPTION_ARG_NONE, &asymmetric,
+        "Unsigned weights with zero points (default: symmetric)", NULL },
+    { "weight-calibration", 0, 0, G_OPTION_ARG_STRING, &wcal,
+        "Weight ranges: minmax, percentile, mse (default), kl", "METHOD" },
+    { "percentile", 0, 0, G_OPTION_ARG_DOUBLE, &percentile,
+        "Percentile for weight calibration (default 99.99)", "P" },
+    { "activations", 0, 0, G_OPTION_ARG_STRING, &acal,
+        "Quantize layer inputs to int8, ranges from --data by minmax, "
+        "percentile, mse or kl",
+        "METHOD" },
+    { "activation-percentile", 0, 0, G_OPTION_ARG_DOUBLE, &act_percentile,
+        "Percentile for --activations percentile (default 99.99)", "P" },
+    { "uniform", 'u', 0, G_OPTION_ARG_STRING, &uniform,
+        "No search: every layer at this precision", "PRECISION" },
+    { "method", 'm', 0, G_OPTION_ARG_STRING, &method,
+        "Search: nsga2 (default) or greedy (the sensitivity-greedy "
+        "baseline)",
+        "NAME" },
+    { "greedy", 0, 0, G_OPTION_ARG_NONE, &greedy,
+        "Also run the sensitivity-greedy baseline (in the front JSON/plot)",
+        NULL },
+    { "sensitivity", 's', 0, G_OPTION_ARG_NONE, &sensitivity,
+        "Print per-layer sensitivities and their Spearman correlations", NULL },
+    { "hardware", 0, 0, G_OPTION_ARG_STRING, &hardware,
+        "Hardware profile: generic (default), polaris, h100", "NAME" },
+    { "cost", 0, 0, G_OPTION_ARG_STRING, &cost,
+        "Second objective: bytes (default) or bitops", "NAME" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (default 1)", "N" },
+    { "population", 0, 0, G_OPTION_ARG_INT, &population,
+        "Plans per generation (default 24)", "N" },
+    { "generations", 0, 0, G_OPTION_ARG_INT, &generations,
+        "Generations (default 20)", "N" },
+    { "hutchinson", 0, 0, G_OPTION_ARG_INT, &hutchinson,
+        "Hutchinson probes for HAWQ traces (default 16)", "N" },
+    { "validate-physics", 0, 0, G_OPTION_ARG_DOUBLE, &validate,
+        "Fail (exit 3) unless the chosen plan's physics loss rises by at "
+        "most this fraction",
+        "F" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the plan (JSON)",
+        "FILE" },
+    { "onnx", 0, 0, G_OPTION_ARG_FILENAME, &onnx,
+        "Write the quantized model in QDQ form (ONNX)", "FILE" },
+    { "front", 0, 0, G_OPTION_ARG_FILENAME, &front,
+        "Write the search (sensitivities, Pareto front, greedy path) as JSON",
+        "FILE" },
+    { "plot", 0, 0, G_OPTION_ARG_FILENAME, &plot, "Plot the front (PNG)",
+        "FILE" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress bar", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx =
+      g_option_context_new ("MODEL - choose "
+                            "per-layer precisions (fp32, fp16, int8, int4)");
+  g_autoptr (GError) error = NULL;
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2) {
+    g_printerr ("physnn quantize: %s\n",
+        error ? error->message
+              : "give one model (a file or builtin:NAME); see --help");
+    return 2;
+  }
+  g_autoptr (PhysnnModel) model = physnn_cli_load_model (argv[1], &error);
+  if (model == NULL)
+    return fail (NULL, error);
+
+  /* the plan's settings */
+  g_autoptr (PhysnnQuantPlan) base = physnn_quant_plan_new (model, &error);
+  if (base == NULL)
+    return fail (NULL, error);
+  physnn_quant_plan_set_per_channel (base, !per_tensor);
+  physnn_quant_plan_set_symmetric (base, !asymmetric);
+  if (wcal) {
+    PhysnnCalibration m;
+    if (!physnn_calibration_from_string (wcal, &m)) {
+      g_printerr ("physnn quantize: --weight-calibration \"%s\" is not one "
+                  "of minmax, percentile, mse, kl\n",
+          wcal);
+      return 2;
+    }
+    if (!physnn_quant_plan_set_weight_calibration (base, m, percentile, &error))
+      return fail ("--weight-calibration", error);
+  }
+  if (pin && physnn_quant_plan_pin (base, pin, &error) == 0)
+    return fail ("--pin", error);
+
+  /* data */
+  guint n_data = data ? g_strv_length (data) : 0;
+  g_autoptr (GPtrArray) inputs =
+      g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < n_data; i++) {
+    PhysnnTensor *t = physnn_npy_load (data[i], &error);
+    if (t == NULL)
+      return fail (data[i], error);
+    g_ptr_array_add (inputs, t);
+  }
+  if (acal) {
+    PhysnnCalibration m;
+    if (!physnn_calibration_from_string (acal, &m)) {
+      g_printerr ("physnn quantize: --activations \"%s\" is not one of "
+                  "minmax, percentile, mse, kl\n",
+          acal);
+      return 2;
+    }
+    if (n_data == 0) {
+      g_printerr ("physnn quantize: --activations needs calibration data "
+                  "(--data)\n");
+      return 2;
+    }
+    g_autoptr (PhysnnQuantCalibrator) cal =
+        physnn_quant_calibrator_new (model, &error);
+    if (cal == NULL ||
+        !physnn_quant_calibrator_add_batch (
+            cal, (PhysnnTensor **)inputs->pdata, inputs->len, &error) ||
+        !physnn_quant_calibrator_apply (cal, base, m, act_percentile, &error))
+      return fail ("calibration data", error);
+  }
+
+  /* the objective */
+  g_autoptr (PhysnnQuantObjective) obj = NULL;
+  if (pde == NULL && n_data == 0 &&
+      physnn_model_get_metadata (model, "physnn.pde"))
+    pde = g_strdup ("model");
+  if (pde) {
+    g_autoptr (PhysnnTensor) pts = NULL;
+    if (points_file && (pts = physnn_npy_load (points_file, &error)) == NULL)
+      return fail (points_file, error);
+    obj = physnn_quant_objective_new_physics (
+        model, strcmp (pde, "model") ? pde : NULL, defines, pts, &error);
+  } else if (n_data > 0 && labels) {
+    g_autoptr (PhysnnTensor) l = physnn_npy_load (labels, &error);
+    if (l == NULL)
+      return fail (labels, error);
+    obj = physnn_quant_objective_new_classification (
+        model, (PhysnnTensor **)inputs->pdata, inputs->len, l, &error);
+  } else if (n_data > 0) {
+    g_autoptr (PhysnnTensor) t = NULL;
+    if (targets)
+      t = physnn_npy_load (targets, &error);
+    else {
+      g_autoptr (PhysnnDevice) cpu = physnn_device_new ("cpu", &error);
+      g_autoptr (GPtrArray) r =
+          cpu ? physnn_model_run (model, cpu, (PhysnnTensor **)inputs->pdata,
+                    inputs->len, &error)
+              : NULL;
+      if (r)
+        t = g_object_ref (g_ptr_array_index (r, 0));
+    }
+    if (t == NULL)
+      return fail (targets ? targets : "running the float model", error);
+    obj = physnn_quant_objective_new_regression (
+        model, (PhysnnTensor **)inputs->pdata, inputs->len, t, &error);
+  } else {
+    g_printerr ("physnn quantize: give --data FILE.npy (with --labels or "
+                "--targets) or --pde STRING: plans are judged by running the "
+                "quantized model on them\n");
+    return 2;
+  }
+  if (obj == NULL)
+    return fail ("objective", error);
+
+  g_autoptr (PhysnnQuantPlan) chosen = NULL;
+  g_autoptr (PhysnnQuantSearch) search = NULL;
+  if (uniform) {
+    PhysnnPrecision p;
+    if (!physnn_precision_from_string (uniform, &p)) {
+      g_printerr ("physnn quantize: --uniform \"%s\" is not one of fp32, "
+                  "fp16, int8, int4\n",
+          uniform);
+      return 2;
+    }
+    chosen = physnn_quant_plan_copy (base);
+    if (!physnn_quant_plan_set_all (chosen, p, &error))
+      return fail (NULL, error);
+    if (target_bits > 0 &&
+        physnn_quant_plan_get_average_bits (chosen) > target_bits + 1e-9) {
+      g_printerr ("physnn quantize: uniform %s gives %.3f average bits, "
+                  "above --target-bits %g\n",
+          uniform, physnn_quant_plan_get_average_bits (chosen), target_bits);
+      return 1;
+    }
+  } else {
+    Progress prog = { isatty (2), quiet, g_get_monotonic_time (), 0 };
+    search = physnn_quant_search_new (base, obj, &error);
+    if (search == NULL)
+      return fail (NULL, error);
+    g_signal_connect (search, "progress", G_CALLBACK (on_progress), &prog);
+    physnn_quant_search_set_seed (search, (guint64)seed);
+    physnn_quant_search_set_population (
+        search, MAX (population, 0), MAX (generations, 0));
+    physnn_quant_search_set_hutchinson_samples (search, MAX (hutchinson, 0));
+    physnn_quant_search_set_max_bytes (search, (guint64)MAX (max_bytes, 0));
+    physnn_quant_search_set_max_loss_increase (search, max_increase);
+    if (!physnn_quant_search_set_target_bits (search, target_bits, &error))
+      return fail ("--target-bits", error);
+    if (hardware &&
+        !physnn_quant_search_set_hardware (search, hardware, &error))
+      return fail ("--hardware", error);
+    if (cost) {
+      if (strcmp (cost, "bytes") != 0 && strcmp (cost, "bitops") != 0) {
+        g_printerr ("physnn quantize: --cost \"%s\" is not bytes or "
+                    "bitops\n",
+            cost);
+        return 2;
+      }
+      if (!physnn_quant_search_set_cost (search,
+              strcmp (cost, "bytes") ? PHYSNN_QUANT_COST_BITOPS
+                                     : PHYSNN_QUANT_COST_BYTES,
+              &error))
+        return fail ("--cost", error);
+    }
+    if (precisions &&
+        !physnn_quant_search_set_precisions (search, precisions, &error))
+      return fail ("--precisions", error);
+    gboolean use_greedy = method && strcmp (method, "greedy") == 0;
+    if (method && !use_greedy && strcmp (method, "nsga2") != 0) {
+      g_printerr ("physnn quantize: --method \"%s\" is not nsga2 or "
+                  "greedy\n",
+          method);
+      return 2;
+    }
+    if ((sensitivity || greedy || use_greedy) &&
+        !physnn_quant_search_sensitivity (search, &error))
+      return fail ("sensitivity", error);
+    if (!use_greedy && !physnn_quant_search_run (search, &error))
+      return fail ("search", error);
+    if ((greedy || use_greedy) &&
+        !physnn_quant_search_run_greedy (search, &error))
+      return fail ("greedy baseline", error);
+    chosen = physnn_quant_search_get_best (search, &error);
+    if (chosen == NULL)
+      return fail (NULL, error);
+    if (sensitivity) {
+      static const gchar *kn[] = { "measured", "gradient", "hessian", "hawq" };
+      g_print ("sensitivity (scores 0-1; raw loss changes in the front "
+               "JSON):\n  %-28s",
+          "layer");
+      for (guint k = 0; k < 4; k++)
+        g_print (" %10s", kn[k]);
+      g_print ("   (int8)\n");
+      for (guint l = 0; l < physnn_quant_plan_get_n_layers (base); l++) {
+        g_print ("  %-28s", physnn_quant_plan_get_layer_name (base, l));
+        for (guint k = 0; k < 4; k++)
+          g_print (" %10.3f", physnn_quant_search_get_sensitivity (
+                                  search, k, l, PHYSNN_PRECISION_INT8));
+        g_print ("\n");
+      }
+      for (guint k = 1; k < 4; k++)
+        g_print ("Spearman %s vs measured: fp16 %.2f, int8 %.2f, int4 %.2f\n",
+            kn[k],
+            physnn_quant_search_get_spearman (search, k, PHYSNN_PRECISION_FP16),
+            physnn_quant_search_get_spearman (search, k, PHYSNN_PRECISION_INT8),
+            physnn_quant_search_get_spearman (
+                search, k, PHYSNN_PRECISION_INT4));
+    }
+    g_print ("%" G_GUINT64_FORMAT " plans evaluated; Pareto front of %u\n",
+        physnn_quant_search_get_n_evaluations (search),
+        physnn_quant_search_get_front_size (search));
+  }
+
+  g_autofree gchar *desc = physnn_quant_plan_describe (chosen);
+  g_print ("%s\n", desc);
+  g_print ("%-22s %5.2f bits  %8s                  loss %.4g", "float32", 32.0,
+      "", physnn_quant_objective_get_reference_loss (obj));
+  if (isfinite (physnn_quant_objective_get_reference_accuracy (obj)))
+    g_print ("  accuracy %.2f %%",
+        100 * physnn_quant_objective_get_reference_accuracy (obj));
+  g_print ("\n");
+  report ("chosen", obj, chosen);
+
+  if (out && !physnn_quant_plan_save (chosen, out, &error))
+    return fail (out, error);
+  if (onnx && !physnn_quant_plan_export_onnx (chosen, onnx, &error))
+    return fail (onnx, error);
+  if (search && (front || plot) &&
+      !physnn_quant_search_save (search, front, plot, &error))
+    return fail (front ? front : plot, error);
+  if (validate >= 0) {
+    gdouble l;
+    if (!physnn_quant_objective_validate_physics (
+            obj, chosen, 0, validate, &l, &error)) {
+      g_printerr ("physnn quantize: validate_physics: %s\n", error->message);
+      return 3;
+    }
+    g_print ("validate_physics: passed (loss %.4g, at most %+.1f %% "
+             "allowed)\n",
+        l, 100 * validate);
+  }
+  return 0;
+}
