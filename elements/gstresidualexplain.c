@@ -1141,7 +1141,13 @@ standalone_inputs (GstResidualExplain *self, GstBuffer *inbuf,
         return FALSE;
       continue;
     }
-    model_in[i] = physnn_tensor_copy (self->grid_coords);
+    gboolean timed = FALSE;
+    for (guint c = 0; c < self->n_coord_cols; c++)
+      timed |= self->coord_source[c] == -2;
+    /* the grid stays as it is (and where it is, on the device) unless the
+     * buffer time goes into it */
+    model_in[i] = timed ? physnn_tensor_copy (self->grid_coords)
+                        : g_object_ref (self->grid_coords);
     for (guint c = 0; c < self->n_coord_cols; c++) {
       if (self->coord_source[c] != -2)
         continue;
@@ -1418,28 +1424,44 @@ heatmap_data (GstResidualExplain *self, PhysnnTensor *mag, const gsize *gs,
   return out;
 }
 
+/* A 2-D grid is drawn from the residual where it is (on an OpenCL device,
+ * by a kernel: only the picture travels); anything else from |r| on the
+ * host, through heatmap_data(). */
 static gboolean
-render (GstResidualExplain *self, PhysnnTensor *mag, const gsize *gs,
-    guint grid_rank, PhysnnTensor *frame, GstStructure *s, GError **error)
+render (GstResidualExplain *self, PhysnnDevice *device, PhysnnTensor *residual,
+    PhysnnResidualStats *stats, const gsize *gs, guint grid_rank,
+    PhysnnTensor *frame, GstStructure *s, GError **error)
 {
-  guint w, h;
-  g_autoptr (PhysnnTensor) data =
-      heatmap_data (self, mag, gs, grid_rank, &w, &h);
+  gboolean plane = grid_rank == 2 && gs[1] > 1;
+  g_autoptr (PhysnnTensor) data = NULL;
+  guint w = 0, h = 0;
   gdouble lo = self->range_min, hi = self->range_max;
+
+  if (!plane)
+    data = heatmap_data (self, physnn_residual_stats_get_magnitude (stats), gs,
+        grid_rank, &w, &h);
   if (!(hi > lo)) {
     /* adaptive: from what the picture shows */
-    gsize n = physnn_tensor_get_n_elements (data);
-    const gfloat *v = physnn_tensor_map (data, PHYSNN_MAP_READ, NULL);
     gdouble mx = 0;
-    for (gsize i = 0; i < n; i++)
-      if (isfinite (v[i]))
-        mx = MAX (mx, v[i]);
-    physnn_tensor_unmap (data);
-    hi = mx > 0 ? mx : 1.0;
+    if (plane) {
+      mx = physnn_residual_stats_get_max (stats);
+    } else {
+      gsize n = physnn_tensor_get_n_elements (data);
+      const gfloat *v = physnn_tensor_map (data, PHYSNN_MAP_READ, NULL);
+      for (gsize i = 0; i < n; i++)
+        if (isfinite (v[i]))
+          mx = MAX (mx, v[i]);
+      physnn_tensor_unmap (data);
+    }
+    hi = mx > 0 && isfinite (mx) ? mx : 1.0;
     lo = self->log_scale ? hi * pow (10.0, -LOG_DECADES) : 0.0;
   }
   gst_structure_set (s, "heatmap-min", G_TYPE_DOUBLE, lo, "heatmap-max",
       G_TYPE_DOUBLE, hi, NULL);
+  if (plane)
+    return physnn_heatmap_render_residual (device, residual, (guint)gs[0],
+        (guint)gs[1], lo, hi, self->log_scale, self->colormap, self->colorbar,
+        frame, self->vid_w, error);
   guint8 *rgb = physnn_tensor_map (frame, PHYSNN_MAP_WRITE, NULL);
   gboolean ok = physnn_heatmap_render (data, w, h, lo, hi, self->log_scale,
       self->colormap, self->colorbar, rgb, self->vid_w, self->vid_h,
@@ -1678,7 +1700,8 @@ gst_residual_explain_process (GstPhysnnFilter *filter, GstBuffer *inbuf,
 
   /* 7. the output */
   if (self->video) {
-    if (!render (self, mag, gs, grid_rank, outputs[0], s, error))
+    if (!render (
+            self, device, residual, stats, gs, grid_rank, outputs[0], s, error))
       goto out;
   } else {
     gsize size;
@@ -2132,7 +2155,8 @@ gst_residual_explain_class_init (GstResidualExplainClass *klass)
   g_object_class_install_property (oc, PROP_PHYSICS_THRESHOLD,
       g_param_spec_double ("physics-threshold", "Physics threshold",
           "Relative residual (|residual| over the largest |term| of the PDE "
-          "at the point, floored at 10 % of the terms' RMS over the points) above "
+          "at the point, floored at 10 % of the terms' RMS over the points) "
+          "above "
           "which the model is physics-inconsistent",
           0, G_MAXDOUBLE, DEFAULT_PHYSICS_THRESHOLD, playing));
   g_object_class_install_property (oc, PROP_POST_MESSAGES,

@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "physnn/explain.h"
+#include "physnn/device-private.h"
 #include "physnn/error.h"
 #include "physnn/model-private.h"
 #include "physnn/tensor-private.h"
@@ -1214,4 +1215,139 @@ physnn_heatmap_new (PhysnnTensor *values, guint data_width, guint data_height,
           (gsize)width * 3, error))
     g_clear_object (&t);
   return t;
+}
+
+/**
+ * physnn_heatmap_render_residual:
+ * @device: where to draw: on an OpenCL device, a kernel reads the residual
+ *   where it already is and only the picture travels back; elsewhere the C
+ *   path of physnn_heatmap_render()
+ * @residual: float32 [N] or [equations, N] with N = @data_width ×
+ *   @data_height (x fastest); its magnitude is drawn (the Euclidean norm
+ *   over the equations)
+ * @data_width: values per row
+ * @data_height: rows
+ * @vmin: the magnitude drawn with the first colour (for a log scale, > 0)
+ * @vmax: the magnitude drawn with the last colour
+ * @log_scale: map log10 of the magnitudes
+ * @colormap: the colour map
+ * @colorbar: width in pixels of a colour bar at the right edge (0: none)
+ * @picture: uint8, @height rows of at least 3 × @width bytes ([height,
+ *   stride] or [height, width, 3])
+ * @width: picture width in pixels
+ * @error: return location for a #GError
+ *
+ * Draws |@residual| as physnn_heatmap_render() does (the device computes
+ * the colour index in float32, so a value on a boundary between two of the
+ * 256 colours may take the neighbouring one).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+physnn_heatmap_render_residual (PhysnnDevice *device, PhysnnTensor *residual,
+    guint data_width, guint data_height, gdouble vmin, gdouble vmax,
+    gboolean log_scale, PhysnnColormap colormap, guint colorbar,
+    PhysnnTensor *picture, guint width, GError **error)
+{
+  g_return_val_if_fail (PHYSNN_IS_DEVICE (device), FALSE);
+  g_return_val_if_fail (PHYSNN_IS_TENSOR (residual), FALSE);
+  g_return_val_if_fail (PHYSNN_IS_TENSOR (picture), FALSE);
+  gsize n = (gsize)data_width * data_height;
+  gsize total = physnn_tensor_get_n_elements (residual);
+  guint rank;
+  const gsize *ps = physnn_tensor_get_shape (picture, &rank);
+  gsize height = rank >= 2 ? ps[0] : 0;
+  gsize stride = height ? physnn_tensor_get_n_elements (picture) / height : 0;
+  if (n == 0 || total % n != 0 ||
+      physnn_tensor_get_dtype (residual) != PHYSNN_DTYPE_FLOAT32 ||
+      physnn_tensor_get_dtype (picture) != PHYSNN_DTYPE_UINT8 || height == 0 ||
+      width == 0 || stride < (gsize)width * 3 || total / n > 64 ||
+      stride * height > G_MAXUINT32 || total > G_MAXUINT32) {
+    g_autofree gchar *d = physnn_tensor_describe (residual);
+    g_autofree gchar *pd = physnn_tensor_describe (picture);
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
+        "heatmap: residual %s for %ux%u data drawn into %s, %u pixels wide", d,
+        data_width, data_height, pd, width);
+    return FALSE;
+  }
+  guint n_eq = (guint)(total / n);
+  if (physnn_device_get_kind (device) != PHYSNN_DEVICE_KIND_OPENCL) {
+    gsize s1[1] = { n };
+    g_autoptr (PhysnnTensor) mag =
+        physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, s1);
+    const gfloat *r = _physnn_tensor_host (residual, PHYSNN_ACCESS_READ);
+    gfloat *m = _physnn_tensor_host (mag, PHYSNN_ACCESS_WRITE);
+    for (gsize p = 0; p < n; p++) {
+      gdouble acc = 0;
+      for (guint e = 0; e < n_eq; e++)
+        acc += (gdouble)r[e * n + p] * r[e * n + p];
+      m[p] = n_eq == 1 ? fabsf (r[p]) : (gfloat)sqrt (acc);
+    }
+    return physnn_heatmap_render (mag, data_width, data_height, vmin, vmax,
+        log_scale, colormap, colorbar,
+        _physnn_tensor_host (picture, PHYSNN_ACCESS_WRITE), width,
+        (guint)height, stride, error);
+  }
+  if (!(vmax > vmin) || (log_scale && !(vmin > 0))) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+        "heatmap range %g to %g: the maximum must exceed the minimum%s", vmin,
+        vmax, log_scale ? ", which must be positive on a log scale" : "");
+    return FALSE;
+  }
+  gsize ls[2] = { 256, 3 };
+  g_autoptr (PhysnnTensor) lut = physnn_tensor_new (PHYSNN_DTYPE_UINT8, 2, ls);
+  guint8 *l = _physnn_tensor_host (lut, PHYSNN_ACCESS_WRITE);
+  for (guint i = 0; i < 256; i++)
+    physnn_colormap_lookup (colormap, i / 255.0, l + 3 * i);
+
+  cl_kernel k = _physnn_device_get_kernel (
+      device, "heatmap.cl", NULL, "physnn_heatmap", error);
+  if (k == NULL)
+    return FALSE;
+  gsize voff, loff, poff;
+  cl_mem vmem = _physnn_tensor_get_cl_mem (
+      residual, device, PHYSNN_ACCESS_READ, &voff, error);
+  cl_mem lmem = vmem ? _physnn_tensor_get_cl_mem (
+                           lut, device, PHYSNN_ACCESS_READ, &loff, error)
+                     : NULL;
+  cl_mem pmem = lmem ? _physnn_tensor_get_cl_mem (
+                           picture, device, PHYSNN_ACCESS_WRITE, &poff, error)
+                     : NULL;
+  if (pmem == NULL)
+    return FALSE;
+  if (loff != 0) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_DEVICE,
+        "heatmap: colour table at an offset");
+    return FALSE;
+  }
+  guint bar = colorbar + 2 < width ? colorbar : 0;
+  guint32 img_w = bar ? width - bar - 2 : width;
+  guint32 v_off = (guint32)(voff / sizeof (gfloat)), n32 = (guint32)n;
+  guint32 ne = n_eq, dw = data_width, dh = data_height, w32 = width;
+  guint32 h32 = (guint32)height, s32 = (guint32)stride, p_off = (guint32)poff;
+  gfloat lo = (gfloat)(log_scale ? log10 (vmin) : vmin);
+  gfloat span = (gfloat)((log_scale ? log10 (vmax) : vmax) - lo);
+  gint ls32 = log_scale ? 1 : 0;
+  guint arg = 0;
+  _physnn_device_lock (device);
+  clSetKernelArg (k, arg++, sizeof vmem, &vmem);
+  clSetKernelArg (k, arg++, sizeof v_off, &v_off);
+  clSetKernelArg (k, arg++, sizeof n32, &n32);
+  clSetKernelArg (k, arg++, sizeof ne, &ne);
+  clSetKernelArg (k, arg++, sizeof dw, &dw);
+  clSetKernelArg (k, arg++, sizeof dh, &dh);
+  clSetKernelArg (k, arg++, sizeof lmem, &lmem);
+  clSetKernelArg (k, arg++, sizeof lo, &lo);
+  clSetKernelArg (k, arg++, sizeof span, &span);
+  clSetKernelArg (k, arg++, sizeof ls32, &ls32);
+  clSetKernelArg (k, arg++, sizeof img_w, &img_w);
+  clSetKernelArg (k, arg++, sizeof w32, &w32);
+  clSetKernelArg (k, arg++, sizeof h32, &h32);
+  clSetKernelArg (k, arg++, sizeof s32, &s32);
+  clSetKernelArg (k, arg++, sizeof pmem, &pmem);
+  clSetKernelArg (k, arg++, sizeof p_off, &p_off);
+  gsize global[2] = { width, height };
+  gboolean ok = _physnn_device_enqueue (device, k, 2, global, NULL, error);
+  _physnn_device_unlock (device);
+  return ok;
 }

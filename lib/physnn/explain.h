@@ -113,5 +113,9 @@ PhysnnTensor *physnn_heatmap_new (PhysnnTensor *values, guint data_width,
     guint data_height, gdouble vmin, gdouble vmax, gboolean log_scale,
     PhysnnColormap colormap, guint colorbar, guint width, guint height,
     GError **error);
+gboolean physnn_heatmap_render_residual (PhysnnDevice *device,
+    PhysnnTensor *residual, guint data_width, guint data_height, gdouble vmin,
+    gdouble vmax, gboolean log_scale, PhysnnColormap colormap, guint colorbar,
+    PhysnnTensor *picture, guint width, GError **error);
 
 G_END_DECLS
