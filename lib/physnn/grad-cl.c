@@ -8,7 +8,8 @@
  * result does not depend on scheduling), and Wᵀ Z̄ gives the previous
  * layer's Ā. Kernels compute in double precision where the device has it
  * (cl_khr_fp64, a Khronos extension, present on the RX 580 and PoCL), in
- * float otherwise; PHYSNN_GRAD_CL_FLOAT=1 forces float.
+ * float otherwise; PHYSNN_GRAD_CL_FLOAT=1 forces float, and
+ * PHYSNN_GRAD_CL_LOCAL=N sets the work-group size along the points.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -17,6 +18,7 @@
 #include "physnn/error.h"
 #include "physnn/tensor-private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define VAL(g, i) ((PhysnnValue *)g_ptr_array_index ((g)->values, (i)))
@@ -358,8 +360,15 @@ launch (PhysnnClMlp *m, cl_kernel k, const Arg *args, guint n, gsize g0,
     ok = _physnn_cl_check (clSetKernelArg (k, i, args[i].size, args[i].value),
         "clSetKernelArg", error);
   gsize global[2] = { g0, g1 };
+  /* Work-groups along the points only: the device's pick for a 1-D range
+   * of g0 items (a multiple of its preferred size), so that a CPU device
+   * runs few large groups rather than one per handful of points. */
+  gsize local[2] = { _physnn_device_pick_local_size (m->device, k, g0), 1 };
+  const gchar *env = g_getenv ("PHYSNN_GRAD_CL_LOCAL");
+  if (env && atoi (env) > 0)
+    local[0] = (gsize)atoi (env);
   if (ok)
-    ok = _physnn_device_enqueue (m->device, k, 2, global, NULL, error);
+    ok = _physnn_device_enqueue (m->device, k, 2, global, local, error);
   _physnn_device_unlock (m->device);
   return ok;
 }
