@@ -57,8 +57,14 @@ physnn_snn_affine_dense (uint w, uint n_in, uint n_out,
   uint t = gid / n_out, j = gid % n_out;
   float acc = has_bias ? bias[j] : 0.0f;
   __global const float *xt = x + t * n_in;
-  for (uint i = 0; i < n_in; i++)
-    acc = fma (wt[i * n_out + j], xt[i], acc);
+  /* as the C path: zeros skipped, ones added (the same bits as fma) */
+  for (uint i = 0; i < n_in; i++) {
+    float xv = xt[i];
+    if (xv == 0.0f)
+      continue;
+    acc = xv == 1.0f ? acc + wt[i * n_out + j] : fma (wt[i * n_out + j], xv,
+        acc);
+  }
   y[gid] = acc;
 }
 

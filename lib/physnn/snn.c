@@ -57,7 +57,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize ("fp-contract=off")
+#pragma GCC optimize ("O3", "fp-contract=off")
 #endif
 
 #include "physnn/snn.h"
@@ -1502,6 +1502,65 @@ mem (PhysnnTensor *t, PhysnnDevice *dev, PhysnnAccess access, GError **error)
 #define WR PHYSNN_ACCESS_WRITE
 #define RW PHYSNN_ACCESS_READWRITE
 
+/* Hot loops of the C path, built twice (x86-64-v3 with FMA and AVX2, and
+ * the baseline) and picked at load time: fmaf is correctly rounded in both
+ * (an instruction, or libm), so the bits do not depend on the clone. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__ELF__)
+#define MULTI __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
+#else
+#define MULTI
+#endif
+
+/* y += row, n values (an event: a presynaptic spike's weight row) */
+MULTI static void
+add_row (gfloat *restrict y, const gfloat *restrict row, guint32 n)
+{
+  for (guint32 j = 0; j < n; j++)
+    y[j] = y[j] + row[j];
+}
+
+MULTI static void
+fma_row (gfloat *restrict y, const gfloat *restrict row, gfloat x, guint32 n)
+{
+  for (guint32 j = 0; j < n; j++)
+    y[j] = fmaf (row[j], x, y[j]);
+}
+
+/* One step of n neurons: coefficients c[j][8] (see neuron_step), input x,
+ * state v and i, output out (spikes, or v for non-firing neurons), spike
+ * counts k. Step-major so that the arrays stream. */
+MULTI static void
+neuron_row (guint32 n, gboolean cuba, gboolean fires,
+    const gfloat *restrict c, const gfloat *restrict th,
+    const gfloat *restrict vr, const gfloat *restrict x, gfloat *restrict v,
+    gfloat *restrict i, gfloat *restrict out, gfloat *restrict vrec,
+    guint32 *restrict k)
+{
+  for (guint32 j = 0; j < n; j++) {
+    const gfloat *cj = c + (gsize) j * N_COEF;
+    gfloat vj = v[j];
+    if (cuba) {
+      gfloat i_old = i[j];
+      vj = fmaf (cj[0], vj, fmaf (cj[5], i_old, fmaf (cj[6], x[j], cj[2])));
+      i[j] = fmaf (cj[3], i_old, cj[4] * x[j]);
+    } else {
+      vj = fmaf (cj[0], vj, fmaf (cj[1], x[j], cj[2]));
+    }
+    if (fires) {
+      gboolean sp = vj > th[j];
+      vj = sp ? vr[j] : vj;
+      k[j] += sp;
+      out[j] = sp ? 1.0f : 0.0f;
+    } else {
+      out[j] = vj;
+    }
+    if (vrec)
+      vrec[j] = vj;
+    v[j] = vj;
+  }
+}
+
 /* y = a + b over n values */
 static gboolean
 k_add (PhysnnDevice *dev, guint32 n, PhysnnTensor *a, PhysnnTensor *b,
@@ -1541,10 +1600,14 @@ k_compact (PhysnnDevice *dev, guint32 w, guint32 n, PhysnnTensor *x,
   const gfloat *px = HOST (x, RD);
   guint32 *pi = HOST (idx, WR), *pc = HOST (cnt, WR);
   for (guint32 t = 0; t < w; t++) {
+    const gfloat *xt = px + (gsize) t * n;
+    guint32 *it = pi + (gsize) t * n;
     guint32 k = 0;
-    for (guint32 i = 0; i < n; i++)
-      if (px[(gsize) t * n + i] != 0.0f)
-        pi[(gsize) t * n + k++] = i;
+    /* branch-free: sparse spikes defeat branch prediction */
+    for (guint32 i = 0; i < n; i++) {
+      it[k] = i;
+      k += xt[i] != 0.0f;
+    }
     pc[t] = k;
   }
   return TRUE;
@@ -1589,35 +1652,25 @@ k_affine (PhysnnDevice *dev, gboolean event, guint32 w, guint32 n_in,
     if (event) {
       const guint32 *pi = HOST (idx, RD), *pc = HOST (cnt, RD);
       const guint32 *it = pi + (gsize) t * n_in;
-      for (guint32 k = 0; k < pc[t]; k++) {
-        const gfloat *row = pw + (gsize) it[k] * n_out;
-        for (guint32 j = 0; j < n_out; j++)
-          yt[j] = yt[j] + row[j];
-      }
+      for (guint32 k = 0; k < pc[t]; k++)
+        add_row (yt, pw + (gsize) it[k] * n_out, n_out);
     } else {
       const gfloat *xt = (const gfloat *) HOST (x, RD) + (gsize) t * n_in;
       for (guint32 i = 0; i < n_in; i++) {
         const gfloat *row = pw + (gsize) i * n_out;
         gfloat xi = xt[i];
-        for (guint32 j = 0; j < n_out; j++)
-          yt[j] = fmaf (row[j], xi, yt[j]);
+        /* fma (w, 0, y) = y and fma (w, 1, y) = y + w exactly: spikes skip
+         * the (slow, libm) fma and give the same bits as the kernel */
+        if (xi == 0.0f)
+          continue;
+        if (xi == 1.0f)
+          add_row (yt, row, n_out);
+        else
+          fma_row (yt, row, xi, n_out);
       }
     }
   }
   return TRUE;
-}
-
-/* The neuron step, shared by both paths in spirit: see snn.cl. */
-static inline void
-neuron_step (const gfloat *c, gboolean cuba, gfloat x, gfloat *v, gfloat *i)
-{
-  if (cuba) {
-    gfloat i_old = *i;
-    *v = fmaf (c[0], *v, fmaf (c[5], i_old, fmaf (c[6], x, c[2])));
-    *i = fmaf (c[3], i_old, c[4] * x);
-  } else {
-    *v = fmaf (c[0], *v, fmaf (c[1], x, c[2]));
-  }
 }
 
 static gboolean
@@ -1649,27 +1702,10 @@ k_neuron (PhysnnDevice *dev, Op *op, guint32 w, PhysnnTensor *x,
   gfloat *pv = HOST (op->v, RW), *pi = HOST (op->isyn, RW),
       *po = HOST (op->out, WR), *pvr = record ? HOST (op->vrec, WR) : NULL;
   guint32 *pk = HOST (op->counts, RW);
-  for (guint32 j = 0; j < n; j++) {
-    gfloat v = pv[j], i = pi[j];
-    const gfloat *c = pc + (gsize) j * N_COEF;
-    for (guint32 t = 0; t < w; t++) {
-      gsize at = (gsize) t * n + j;
-      neuron_step (c, cuba, px[at], &v, &i);
-      if (fires) {
-        gboolean s = v > pt[j];
-        if (s) {
-          v = pr[j];
-          pk[j]++;
-        }
-        po[at] = s ? 1.0f : 0.0f;
-      } else {
-        po[at] = v;
-      }
-      if (rec)
-        pvr[at] = v;
-    }
-    pv[j] = v;
-    pi[j] = i;
+  for (guint32 t = 0; t < w; t++) {
+    gsize at = (gsize) t * n;
+    neuron_row (n, cuba, fires, pc, pt, pr, px + at, pv, pi, po + at,
+        rec ? pvr + at : NULL, pk);
   }
   return TRUE;
 }
@@ -2195,15 +2231,22 @@ physnn_snn_run (PhysnnSnn *self, PhysnnDevice *device, PhysnnTensor *input,
     }
   prepare_plasticity (self);
 
-  g_autoptr (PhysnnTensor) xf = physnn_tensor_convert (input,
-      PHYSNN_DTYPE_FLOAT32);
-  const gfloat *xin = physnn_tensor_map (xf, PHYSNN_MAP_READ, NULL);
+  /* uint8 spikes and float32 are read as they are; other types converted */
+  g_autoptr (PhysnnTensor) xf = NULL;
+  PhysnnTensor *xsrc = input;
+  if (physnn_tensor_get_dtype (input) != PHYSNN_DTYPE_UINT8 &&
+      physnn_tensor_get_dtype (input) != PHYSNN_DTYPE_FLOAT32)
+    xsrc = xf = physnn_tensor_convert (input, PHYSNN_DTYPE_FLOAT32);
+  gboolean bytes = physnn_tensor_get_dtype (xsrc) == PHYSNN_DTYPE_UINT8;
+  const guint8 *xin8 = physnn_tensor_map (xsrc, PHYSNN_MAP_READ, NULL);
+  const gfloat *xin = (const gfloat *) xin8;
   Op *in_op = OP (self, self->input_op);
   gboolean binary = TRUE;
   guint64 input_spikes = 0;
   for (gsize i = 0; i < (gsize) n_steps * n_in; i++) {
-    input_spikes += xin[i] != 0.0f;
-    binary &= xin[i] == 0.0f || xin[i] == 1.0f;
+    gfloat v = bytes ? xin8[i] : xin[i];
+    input_spikes += v != 0.0f;
+    binary &= v == 0.0f || v == 1.0f;
   }
   in_op->binary = binary;
   classify (self);
@@ -2233,8 +2276,19 @@ physnn_snn_run (PhysnnSnn *self, PhysnnDevice *device, PhysnnTensor *input,
       w = (guint32) MIN (w, self->next_sleep - self->step);
 
     ensure_buffers (self, in_op, w);
-    memcpy (physnn_tensor_map (in_op->out, PHYSNN_MAP_WRITE, NULL),
-        xin + (gsize) t * n_in, (gsize) w * n_in * sizeof (gfloat));
+    guint64 win_spikes_in = 0;
+    gfloat *dst = physnn_tensor_map (in_op->out, PHYSNN_MAP_WRITE, NULL);
+    gsize off = (gsize) t * n_in, cnt = (gsize) w * n_in;
+    if (bytes) {
+      for (gsize i = 0; i < cnt; i++) {
+        dst[i] = xin8[off + i];
+        win_spikes_in += xin8[off + i] != 0;
+      }
+    } else {
+      memcpy (dst, xin + off, cnt * sizeof (gfloat));
+      for (gsize i = 0; i < cnt; i++)
+        win_spikes_in += dst[i] != 0.0f;
+    }
     physnn_tensor_unmap (in_op->out);
 
     ok = run_window (self, device, w, rec_op != NULL, self->stdp, error);
@@ -2249,9 +2303,6 @@ physnn_snn_run (PhysnnSnn *self, PhysnnDevice *device, PhysnnTensor *input,
         sizeof (gfloat));
     physnn_tensor_unmap (res);
 
-    guint64 win_spikes_in = 0;
-    for (gsize i = 0; i < (gsize) w * n_in; i++)
-      win_spikes_in += xin[(gsize) t * n_in + i] != 0.0f;
     in_op->window_spikes = win_spikes_in;
     for (guint k = 0; k < self->ops->len; k++) {
       Op *op = OP (self, k);
@@ -2300,7 +2351,7 @@ physnn_snn_run (PhysnnSnn *self, PhysnnDevice *device, PhysnnTensor *input,
     }
   }
   physnn_tensor_unmap (output);
-  physnn_tensor_unmap (xf);
+  physnn_tensor_unmap (xsrc);
   if (!ok)
     return FALSE;
   self->counters[PHYSNN_SNN_COUNTER_STEPS] = n_steps;
