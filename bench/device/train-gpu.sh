@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# physnn train on the lent GPU machine: the loss and its gradient on the
+# GPU through OpenCL (the dense-MLP reverse path) against the C path on the
+# machine's CPU cores, same problem, same budget.
+D=$(cd "$(dirname "$0")" && pwd)
+export LD_LIBRARY_PATH=$D/lib
+mkdir -p /tmp/physnn-icd
+echo /usr/local/nvidia/lib64/libnvidia-opencl.so.1 > /tmp/physnn-icd/nv.icd
+export OCL_ICD_VENDORS=/tmp/physnn-icd PHYSNN_CACHE_DIR=/tmp/physnn-cache
+nvidia-smi -L; nproc
+"$D/bin/physnn" devices
+P=(--pde "u_t - 0.1*u_xx" --domain x=0:1,t=0:1 --condition "t=0: u - sin(pi*x)"
+   --condition "x=0|x=1: u" --lr 2e-3 --seed 1 -q)
+for N in 8192 65536; do
+  for W in 32,32,32 64,64,64,64; do
+    for dev in opencl cpu; do
+      A=$([ $N -gt 10000 ] && echo 50 || echo 200)
+      echo "== N=$N layers=$W device=$dev adam=$A"
+      "$D/bin/physnn" train "${P[@]}" -d $dev --points $N --condition-points $((N/8)) \
+        --layers $W --adam $A -o /tmp/t-$dev.onnx 2>&1 | grep -E "loss:|time|device|error"
+    done
+    echo "== N=$N layers=$W device=opencl float"
+    PHYSNN_GRAD_CL_FLOAT=1 "$D/bin/physnn" train "${P[@]}" -d opencl --points $N \
+      --condition-points $((N/8)) --layers $W --adam $A -o /tmp/t-f.onnx 2>&1 | grep -E "loss:|time|device|error"
+  done
+done
