@@ -415,6 +415,12 @@ finish (GstNeuroExport *self, gboolean early)
   if (self->finished || self->target == NULL)
     return;
   self->finished = TRUE;
+  if (self->width == 0) {
+    /* caps never accepted: the error said why; no files from a stream
+     * that did not start */
+    GST_INFO_OBJECT (self, "stream never negotiated: nothing exported");
+    return;
+  }
 
   if (early)
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
