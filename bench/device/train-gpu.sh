@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # physnn train on the lent GPU machine: the loss and its gradient on the
 # GPU through OpenCL (the dense-MLP reverse path) against the C path on the
-# machine's CPU cores, same problem, same budget.
+# machine's CPU cores, same problem, same budget. Copy it into a bundle made
+# by make-bundle.sh (PHYSNN_BUILD_DIR=<builddir> bench/device/make-bundle.sh
+# DIR) and run DIR/train-gpu.sh there.
 D=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH=$D/lib
 mkdir -p /tmp/physnn-icd
