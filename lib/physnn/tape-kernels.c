@@ -36,7 +36,7 @@ MULTI void
 _physnn_k_rows_times (gsize M, gsize k, gsize n, gdouble alpha,
     const gdouble *A, gsize lda, const gdouble *B, gdouble *C, gsize ldc)
 {
-  gsize n8 = n - n % 8, i = 0;
+  gsize n8 = n - n % 8, n4 = n - n % 4, i = 0;
   for (; i + 4 <= M; i += 4) {
     const gdouble *a0 = A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda,
         *a3 = a2 + lda;
@@ -68,7 +68,26 @@ _physnn_k_rows_times (gsize M, gsize k, gsize n, gdouble alpha,
       st4 (c3 + j, ld4 (c3 + j) + alpha * x30);
       st4 (c3 + j + 4, ld4 (c3 + j + 4) + alpha * x31);
     }
-    for (gsize j = n8; j < n; j++) {
+    /* four more columns as one vector (widths such as 20, 36) */
+    if (n4 > n8) {
+      v4d x0 = { 0 }, x1 = { 0 }, x2 = { 0 }, x3 = { 0 };
+      for (gsize kk = 0; kk < k; kk++) {
+        v4d b0 = ld4 (B + kk * n + n8);
+        v4d s0 = { a0[kk], a0[kk], a0[kk], a0[kk] };
+        v4d s1 = { a1[kk], a1[kk], a1[kk], a1[kk] };
+        v4d s2 = { a2[kk], a2[kk], a2[kk], a2[kk] };
+        v4d s3 = { a3[kk], a3[kk], a3[kk], a3[kk] };
+        x0 += s0 * b0;
+        x1 += s1 * b0;
+        x2 += s2 * b0;
+        x3 += s3 * b0;
+      }
+      st4 (c0 + n8, ld4 (c0 + n8) + alpha * x0);
+      st4 (c1 + n8, ld4 (c1 + n8) + alpha * x1);
+      st4 (c2 + n8, ld4 (c2 + n8) + alpha * x2);
+      st4 (c3 + n8, ld4 (c3 + n8) + alpha * x3);
+    }
+    for (gsize j = n4; j < n; j++) {
       gdouble x0 = 0, x1 = 0, x2 = 0, x3 = 0;
       for (gsize kk = 0; kk < k; kk++) {
         gdouble b = B[kk * n + j];
@@ -101,7 +120,7 @@ MULTI void
 _physnn_k_tn (gsize M, gsize k, gsize n, gdouble alpha, const gdouble *A,
     gsize lda, const gdouble *B, gsize ldb, gdouble *C)
 {
-  gsize n8 = n - n % 8, k4 = k - k % 4;
+  gsize n8 = n - n % 8, n4 = n - n % 4, k4 = k - k % 4;
   for (gsize kk = 0; kk < k4; kk += 4) {
     for (gsize j = 0; j < n8; j += 8) {
       v4d x00 = { 0 }, x01 = { 0 }, x10 = { 0 }, x11 = { 0 };
@@ -132,10 +151,31 @@ _physnn_k_tn (gsize M, gsize k, gsize n, gdouble alpha, const gdouble *A,
       st4 (c + 3 * n, ld4 (c + 3 * n) + alpha * x30);
       st4 (c + 3 * n + 4, ld4 (c + 3 * n + 4) + alpha * x31);
     }
+    /* four more columns as one vector */
+    if (n4 > n8) {
+      v4d x0 = { 0 }, x1 = { 0 }, x2 = { 0 }, x3 = { 0 };
+      for (gsize i = 0; i < M; i++) {
+        const gdouble *a = A + i * lda + kk;
+        v4d b0 = ld4 (B + i * ldb + n8);
+        v4d s0 = { a[0], a[0], a[0], a[0] };
+        v4d s1 = { a[1], a[1], a[1], a[1] };
+        v4d s2 = { a[2], a[2], a[2], a[2] };
+        v4d s3 = { a[3], a[3], a[3], a[3] };
+        x0 += s0 * b0;
+        x1 += s1 * b0;
+        x2 += s2 * b0;
+        x3 += s3 * b0;
+      }
+      gdouble *c = C + kk * n + n8;
+      st4 (c, ld4 (c) + alpha * x0);
+      st4 (c + n, ld4 (c + n) + alpha * x1);
+      st4 (c + 2 * n, ld4 (c + 2 * n) + alpha * x2);
+      st4 (c + 3 * n, ld4 (c + 3 * n) + alpha * x3);
+    }
   }
-  /* edges: rows kk >= k4 of C, and columns j >= n8 */
+  /* edges: rows kk >= k4 of C, and columns j >= n4 */
   for (gsize kk = 0; kk < k; kk++)
-    for (gsize j = kk < k4 ? n8 : 0; j < n; j++) {
+    for (gsize j = kk < k4 ? n4 : 0; j < n; j++) {
       gdouble x = 0;
       for (gsize i = 0; i < M; i++)
         x += A[i * lda + kk] * B[i * ldb + j];
