@@ -203,9 +203,10 @@ physnn_cmd_train (int argc, char **argv)
       "      --adam 3000 --lr 2e-3 --lbfgs 1000 -o heat.onnx --plot loss.png\n"
       "  physnn train builtin:heat1d-pinn --data x.npy --targets u.npy "
       "-o tuned.onnx\n\n"
-      "Expressions use the outputs (u), their derivatives (u_t, u_xx, u_xt), "
-      "the coordinates, constants from --define, pi, numbers, + - * / ^ and "
-      "sin cos exp log sqrt abs tanh.\n"
+      "PDEs and conditions are written in the PDE language: the outputs (u), "
+      "their derivatives (u_t, u_xx, u_xt), the coordinates, constants from "
+      "--define, pi, numbers, + - * / ^ and sin cos tan exp log sqrt abs "
+      "tanh; \"lhs = rhs\" means lhs - rhs, ';' separates equations.\n"
       "Training stops with an error if the loss becomes NaN; the last good "
       "weights are still written.");
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
