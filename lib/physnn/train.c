@@ -13,6 +13,7 @@
 #include "physnn/model-private.h"
 #include "physnn/onnx-private.h"
 #include "physnn/optim-private.h"
+#include "physnn/pde.h"
 #include "physnn/plot-private.h"
 #include "physnn/rx-private.h"
 #include "physnn/tensor-private.h"
@@ -699,7 +700,21 @@ physnn_model_new_mlp_full (const gchar *coords, const gchar *outputs,
   g_rand_free (rand);
 
   if (ansatz) {
-    g_autoptr (PhysnnRx) rx = _physnn_rx_parse (ansatz, error);
+    /* the PDE language's grammar and messages; one expression, no '=' */
+    g_autoptr (PhysnnPde) pde = physnn_pde_new (ansatz, error);
+    if (pde == NULL) {
+      g_prefix_error (error, "ansatz: ");
+      return NULL;
+    }
+    g_autofree gchar *canon = physnn_pde_get_equation (pde, 0);
+    if (physnn_pde_get_n_equations (pde) != 1 || strchr (canon, '=')) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+          "ansatz \"%s\": one expression for the output in terms of the "
+          "coordinates and N, without '=' or ';'",
+          ansatz);
+      return NULL;
+    }
+    g_autoptr (PhysnnRx) rx = _physnn_rx_parse (canon, error);
     if (rx == NULL)
       return NULL;
     AnsatzCtx a = { cn, "net",

@@ -881,6 +881,15 @@ test_ansatz_hard_constraints (void)
   g_assert_null (
       physnn_model_new_mlp ("x,t", "u", "8", "tanh", "y*N", 0, &error));
   g_assert_nonnull (strstr (error->message, "unknown symbol \"y\""));
+  g_clear_error (&error);
+  g_assert_null (
+      physnn_model_new_mlp ("x,t", "u", "8", "tanh", "u = N", 0, &error));
+  g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (
+      physnn_model_new_mlp ("x,t", "u", "8", "tanh", "x*(N", 0, &error));
+  g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "column"));
 }
 
 int
