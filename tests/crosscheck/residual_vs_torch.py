@@ -98,7 +98,8 @@ def torch_onnx(path):
         un = {"Tanh": torch.tanh, "Sin": torch.sin, "Cos": torch.cos,
               "Exp": torch.exp, "Neg": torch.neg, "Sigmoid": torch.sigmoid,
               "Identity": lambda v: v, "Log": torch.log,
-              "Softplus": torch.nn.functional.softplus}
+              "Softplus": torch.nn.functional.softplus, "Relu": torch.relu,
+              "Sqrt": torch.sqrt, "Abs": torch.abs}
         bi = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul,
               "Div": torch.div, "MatMul": torch.matmul, "Pow": torch.pow}
         for n in m.graph.node:
@@ -133,6 +134,27 @@ def torch_onnx(path):
                 y = torch.cat(x, dim=a["axis"])
             elif op == "Reshape":
                 y = x[0].reshape([int(v) for v in x[1].tolist()])
+            elif op in ("ReduceSum", "ReduceMean"):
+                axes = (x[1].tolist() if len(x) > 1 and x[1] is not None
+                        else a.get("axes"))
+                keep = bool(a.get("keepdims", 1))
+                fn = torch.sum if op == "ReduceSum" else torch.mean
+                y = fn(x[0], dim=tuple(axes), keepdim=keep) if axes else (
+                    fn(x[0]).reshape([1] * x[0].dim()) if keep else fn(x[0]))
+            elif op == "Unsqueeze":
+                axes = x[1].tolist() if len(x) > 1 else a["axes"]
+                y = x[0]
+                for ax in sorted(v if v >= 0 else v + y.dim() + 1 for v in axes):
+                    y = y.unsqueeze(ax)
+            elif op == "Squeeze":
+                axes = x[1].tolist() if len(x) > 1 else a.get("axes")
+                y = x[0].squeeze() if not axes else x[0].squeeze(
+                    *[v if v >= 0 else v + x[0].dim() for v in axes])
+            elif op == "Transpose":
+                y = x[0].permute(*a.get("perm", range(x[0].dim() - 1, -1, -1)))
+            elif op == "Flatten":
+                ax = a.get("axis", 1)
+                y = x[0].reshape(int(np.prod(x[0].shape[:ax])), -1)
             else:
                 raise ValueError(f"{path}: op {op} not in the test's interpreter")
             env[n.output[0]] = y
@@ -418,7 +440,10 @@ def main():
         lo_hi = dict(kv.split("=") for kv in meta.get("physnn.domain", "").split(",") if kv)
         pts = np.stack([rng.uniform(*map(float, lo_hi.get(c, "0:1").split(":")), n)
                         for c in coords], 1)
-        inputs = [pts if i == cin else rng.uniform(-1, 1, (1, 16)) for i in range(len(in_names))]
+        inputs = [pts if i == cin else
+                  rng.uniform(-1, 1, [d if d > 0 else 1
+                                      for d in model.get_input_shape(i)])
+                  for i in range(len(in_names))]
         comps = {c: (0, j) for j, c in enumerate(model.get_output_names().split(","))}
         check_residual(f"builtin:{name} {meta['physnn.pde']}", meta["physnn.pde"], {},
                        model, forward, inputs, cin, coords, comps, devices)
