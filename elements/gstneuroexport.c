@@ -663,6 +663,8 @@ gst_neuro_export_class_init (GstNeuroExportClass *klass)
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstPhysnnFilterClass *filter_class = GST_PHYSNN_FILTER_CLASS (klass);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  /* files and the network are fixed while streaming */
+  const GParamFlags rw_ready = rw | GST_PARAM_MUTABLE_READY;
 
   GST_DEBUG_CATEGORY_INIT (
       gst_neuro_export_debug, "neuroexport", 0, "physnn neuromorphic exporter");
@@ -676,38 +678,38 @@ gst_neuro_export_class_init (GstNeuroExportClass *klass)
           "NIR file of the spiking network: Input, (Affine|Linear -> IF, "
           "LIF, LI, CubaLIF, CubaLI) layers, Output (required; default "
           "none)",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "Base name of the exported files; each format appends its suffix "
           "(.nir, .netx.h5, .pynn.py, .spikes.json, .akida.onnx) (default "
           "none; required when formats is not empty)",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_FORMATS,
       g_param_spec_flags ("formats", "Formats",
           "What to write at the end of the stream (default all)",
-          GST_TYPE_NEURO_EXPORT_FORMATS, DEFAULT_FORMATS, rw));
+          GST_TYPE_NEURO_EXPORT_FORMATS, DEFAULT_FORMATS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PLATFORM,
       g_param_spec_enum ("platform", "Platform",
           "Platform to fit the exported weights to (quantization, core "
           "allocation); a network that does not fit fails at start "
           "(default generic: float32, no limits)",
-          PHYSNN_TYPE_NEURO_PLATFORM, DEFAULT_PLATFORM, rw));
+          PHYSNN_TYPE_NEURO_PLATFORM, DEFAULT_PLATFORM, rw_ready));
   g_object_class_install_property (gobject_class, PROP_DT,
       g_param_spec_double ("dt", "Time step",
           "Simulated seconds per step; set it to snninfer's dt (default "
           "0.001)",
-          1e-9, 1e3, DEFAULT_DT, rw));
+          1e-9, 1e3, DEFAULT_DT, rw_ready));
   g_object_class_install_property (gobject_class, PROP_RECORD_LOCATION,
       g_param_spec_string ("record-location", "Record location",
           "Also save the stream's spikes for replay as a physnn-aer file "
           "(AER records after a JSON header; default none)",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_REPORT_LOCATION,
       g_param_spec_string ("report-location", "Report location",
           "Write fitting and total energy estimates as JSON at the end "
           "(default none)",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post an element message \"neuroexport-energy\" per buffer with "
