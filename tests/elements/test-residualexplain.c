@@ -28,16 +28,20 @@
 static gchar *tmpdir;
 static gchar *model_path;
 
-/* u = tanh (coords · [AX, AT] + B), coords [N,2] named x,t */
+/* u = tanh (coords · [AX, AT] + B), coords [N,2] named x,t; with @branch
+ * > 0 also a DeepONet-like "branch" input [1,branch] whose sum is added. */
 static gchar *
-write_model (void)
+write_model (guint branch, const gchar *name)
 {
   g_autoptr (PhysnnOnnxModel) m = physnn_onnx_model_new ();
-  gint64 cdims[2] = { -1, 2 }, odims[2] = { -1, 1 };
+  gint64 cdims[2] = { -1, 2 }, odims[2] = { -1, 1 }, bdims[2] = { 1, branch };
   gsize wshape[2] = { 2, 1 }, bshape[1] = { 1 };
   gdouble w[2] = { AX, AT }, bb = B;
 
   m->opset = 13;
+  if (branch)
+    g_ptr_array_add (m->inputs,
+        physnn_onnx_value_info_new ("branch", PHYSNN_DTYPE_FLOAT32, 2, bdims));
   g_ptr_array_add (m->inputs,
       physnn_onnx_value_info_new ("coords", PHYSNN_DTYPE_FLOAT32, 2, cdims));
   g_ptr_array_add (m->outputs,
@@ -58,11 +62,26 @@ write_model (void)
   g_ptr_array_add (m->nodes, n);
   n = physnn_onnx_node_new ("Tanh", "act");
   g_ptr_array_add (n->inputs, g_strdup ("z"));
-  g_ptr_array_add (n->outputs, g_strdup ("u"));
+  g_ptr_array_add (n->outputs, g_strdup (branch ? "h" : "u"));
   g_ptr_array_add (m->nodes, n);
+  if (branch) {
+    n = physnn_onnx_node_new ("ReduceSum", "bsum");
+    g_ptr_array_add (n->inputs, g_strdup ("branch"));
+    g_ptr_array_add (n->outputs, g_strdup ("s"));
+    PhysnnOnnxAttribute *k =
+        physnn_onnx_attribute_new ("keepdims", PHYSNN_ONNX_ATTR_INT);
+    k->i = 1;
+    g_ptr_array_add (n->attributes, k);
+    g_ptr_array_add (m->nodes, n);
+    n = physnn_onnx_node_new ("Add", "plus");
+    g_ptr_array_add (n->inputs, g_strdup ("h"));
+    g_ptr_array_add (n->inputs, g_strdup ("s"));
+    g_ptr_array_add (n->outputs, g_strdup ("u"));
+    g_ptr_array_add (m->nodes, n);
+  }
   g_hash_table_insert (
       m->metadata, g_strdup ("physnn.coords"), g_strdup ("x,t"));
-  gchar *path = g_build_filename (tmpdir, "tanh.onnx", NULL);
+  gchar *path = g_build_filename (tmpdir, name, NULL);
   g_assert_true (physnn_onnx_model_save (m, path, NULL));
   return path;
 }
@@ -408,6 +427,45 @@ GST_START_TEST (test_attributions)
 }
 GST_END_TEST;
 
+/* A DeepONet's prediction attributed to its sensors: u = tanh (a·c + b) +
+ * Σ s_j is linear in the sensors, so integrated gradients from 0 give
+ * s_j at every point, and saliency 1. The stream carries the sensors. */
+GST_START_TEST (test_deeponet_sensors)
+{
+  g_autofree gchar *path = write_model (3, "don.onnx");
+  const gchar *methods[] = { "integrated-gradients", "saliency" };
+  for (guint k = 0; k < G_N_ELEMENTS (methods); k++) {
+    g_autofree gchar *launch =
+        g_strdup_printf ("residualexplain model=%s grid=x=0:1:5 device=cpu "
+                         "pde=\"u_t - 0.1*u_xx\" attribution=%s",
+            path, methods[k]);
+    GstHarness *h = gst_harness_new_parse (launch);
+    gst_harness_set_src_caps_str (h, "other/tensors, format=static, "
+                                     "types=float32, dimensions=(string)3");
+    gfloat sensors[3] = { 0.25f, -0.5f, 1.5f };
+    GstBuffer *in = gst_buffer_new_memdup (sensors, sizeof sensors);
+    GST_BUFFER_PTS (in) = GST_SECOND;
+    GstBuffer *out = gst_harness_push_and_pull (h, in);
+    /* the residual does not see the sensors: they add a constant */
+    for (guint i = 0; i < 5; i++)
+      fail_unless (
+          fabs (value_at (out, 0, i) - residual_at (i / 4.0, 1.0)) < 1e-6);
+    for (guint i = 0; i < 5; i++)
+      for (guint j = 0; j < 3; j++) {
+        gdouble want = k == 0 ? sensors[j] : 1.0;
+        fail_unless (fabs (value_at (out, 1, i * 3 + j) - want) < 1e-6,
+            "%s point %u sensor %u: %g", methods[k], i, j,
+            value_at (out, 1, i * 3 + j));
+      }
+    fail_unless_equals_string (
+        gst_structure_get_string (info_of (out), "attribution-input"),
+        "branch");
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+GST_END_TEST;
+
 /* Each mistake a user can make gives an error that names it. */
 GST_START_TEST (test_user_errors)
 {
@@ -474,7 +532,7 @@ residualexplain_suite (void)
   Suite *s = suite_create ("residualexplain");
   TCase *tc = tcase_create ("general");
   tmpdir = g_dir_make_tmp ("physnn-residual-XXXXXX", NULL);
-  model_path = write_model ();
+  model_path = write_model (0, "tanh.onnx");
   suite_add_tcase (s, tc);
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, test_after_pinninfer);
@@ -482,6 +540,7 @@ residualexplain_suite (void)
   tcase_add_test (tc, test_heatmap);
   tcase_add_test (tc, test_sensors);
   tcase_add_test (tc, test_attributions);
+  tcase_add_test (tc, test_deeponet_sensors);
   tcase_add_test (tc, test_user_errors);
   return s;
 }
