@@ -185,39 +185,6 @@ physnn_residual_stats_init (PhysnnResidualStats *self)
 {
 }
 
-/* k-th smallest of a[0..n) (a is reordered): Hoare selection. */
-static gfloat
-select_kth (gfloat *a, gsize n, gsize k)
-{
-  gsize lo = 0, hi = n - 1;
-  while (lo < hi) {
-    gfloat pivot = a[lo + (hi - lo) / 2];
-    gsize i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot)
-        i++;
-      while (a[j] > pivot)
-        j--;
-      if (i <= j) {
-        gfloat t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        if (j == 0)
-          break;
-        j--;
-      }
-    }
-    if (k <= j)
-      hi = j;
-    else if (k >= i)
-      lo = i;
-    else
-      return a[k];
-  }
-  return a[k];
-}
-
 static gboolean
 is_local_max (const gfloat *m, gsize i, const gsize *dims, guint rank)
 {
@@ -332,23 +299,47 @@ physnn_residual_stats_new (PhysnnTensor *residual, guint top_k,
     self->rms = sqrt (sum2 / good);
     self->mean_abs = sum1 / good;
     self->max = mx;
-    gfloat *tmp = g_new (gfloat, good);
-    gsize j = 0;
-    for (gsize p = 0; p < n; p++)
-      if (mag[p] >= 0)
-        tmp[j++] = mag[p];
     /* the 99th percentile by linear interpolation between order
-     * statistics, as numpy.percentile does */
+     * statistics k and k + 1, as numpy.percentile does: both are among the
+     * good - k largest magnitudes, which a min-heap of that size collects
+     * in one pass (about 1 % of the points: most are rejected by one
+     * comparison with the heap's minimum) */
     gdouble pos = 0.99 * (good - 1);
-    gsize k = (gsize)floor (pos);
-    gdouble lo = select_kth (tmp, good, k), hi = lo;
-    if (k + 1 < good) {
-      hi = tmp[k + 1];
-      for (gsize q = k + 2; q < good; q++)
-        hi = MIN (hi, tmp[q]);
+    gsize k = (gsize)floor (pos), m = good - k, used = 0;
+    gfloat *heap = g_new (gfloat, m);
+    for (gsize p = 0; p < n; p++) {
+      gfloat v = mag[p];
+      if (v < 0 || (used == m && v <= heap[0]))
+        continue;
+      gsize i;
+      if (used < m) { /* sift up */
+        i = used++;
+        while (i > 0 && heap[(i - 1) / 2] > v) {
+          heap[i] = heap[(i - 1) / 2];
+          i = (i - 1) / 2;
+        }
+        heap[i] = v;
+        continue;
+      }
+      i = 0; /* replace the minimum, sift down */
+      for (;;) {
+        gsize c = 2 * i + 1;
+        if (c >= m)
+          break;
+        if (c + 1 < m && heap[c + 1] < heap[c])
+          c++;
+        if (heap[c] >= v)
+          break;
+        heap[i] = heap[c];
+        i = c;
+      }
+      heap[i] = v;
     }
+    gdouble lo = heap[0], hi = lo;
+    if (m >= 2)
+      hi = m >= 3 ? MIN (heap[1], heap[2]) : heap[1];
     self->p99 = lo + (pos - k) * (hi - lo);
-    g_free (tmp);
+    g_free (heap);
   } else {
     self->rms = self->mean_abs = self->max = self->p99 = NAN;
   }

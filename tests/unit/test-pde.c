@@ -301,6 +301,90 @@ test_fuzz (void)
   g_string_free (deep, TRUE);
 }
 
+static int
+cmp_double (const void *a, const void *b)
+{
+  gdouble x = *(const gdouble *)a, y = *(const gdouble *)b;
+  return (x > y) - (x < y);
+}
+
+/* Residual statistics against a direct computation: RMS, mean, max, the
+ * 99th percentile as numpy.percentile interpolates it (from a sorted copy),
+ * non-finite points left out, hotspots = the largest strict local maxima of
+ * |r| on the grid (brute force over the 8 neighbours). */
+static void
+test_stats (void)
+{
+  const gsize nx = 37, ny = 23, n = nx * ny;
+  GRand *rand = g_rand_new_with_seed (5);
+  for (guint trial = 0; trial < 20; trial++) {
+    g_autofree gdouble *v = g_new (gdouble, n);
+    for (gsize i = 0; i < n; i++)
+      v[i] = (gfloat)(g_rand_double_range (rand, -1, 1) *
+                      (trial % 2 ? 1 : exp (-0.01 * (gdouble)i)));
+    if (trial > 10)
+      v[trial] = NAN;
+    gsize shape[1] = { n }, grid[2] = { nx, ny };
+    g_autoptr (PhysnnTensor) t = physnn_tensor_new_from_doubles (
+        PHYSNN_DTYPE_FLOAT32, 1, shape, v, n, NULL);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PhysnnResidualStats) st =
+        physnn_residual_stats_new (t, 5, grid, 2, &error);
+    g_assert_no_error (error);
+    g_autofree gdouble *a = g_new (gdouble, n);
+    gsize good = 0;
+    gdouble s2 = 0, s1 = 0;
+    for (gsize i = 0; i < n; i++)
+      if (isfinite (v[i])) {
+        a[good++] = fabs (v[i]);
+        s2 += v[i] * v[i];
+        s1 += fabs (v[i]);
+      }
+    g_assert_cmpuint (physnn_residual_stats_get_n_nonfinite (st), ==, n - good);
+    qsort (a, good, sizeof *a, cmp_double);
+    gdouble pos = 0.99 * (good - 1);
+    gsize k = (gsize)floor (pos);
+    gdouble p99 = a[k] + (pos - k) * (a[MIN (k + 1, good - 1)] - a[k]);
+    g_assert_cmpfloat_with_epsilon (
+        physnn_residual_stats_get_rms (st), sqrt (s2 / good), 1e-9);
+    g_assert_cmpfloat_with_epsilon (
+        physnn_residual_stats_get_mean_abs (st), s1 / good, 1e-9);
+    g_assert_cmpfloat (physnn_residual_stats_get_max (st), ==, a[good - 1]);
+    g_assert_cmpfloat_with_epsilon (
+        physnn_residual_stats_get_p99 (st), p99, 1e-12);
+    /* hotspots */
+    gdouble best[5] = { -1, -1, -1, -1, -1 };
+    for (gsize y = 0; y < ny; y++)
+      for (gsize x = 0; x < nx; x++) {
+        gdouble c = fabs (v[y * nx + x]);
+        if (!isfinite (c))
+          continue;
+        gboolean peak = TRUE;
+        for (gint dy = -1; dy <= 1; dy++)
+          for (gint dx = -1; dx <= 1; dx++) {
+            gssize xx = (gssize)x + dx, yy = (gssize)y + dy;
+            if ((!dx && !dy) || xx < 0 || yy < 0 || xx >= (gssize)nx ||
+                yy >= (gssize)ny)
+              continue;
+            gdouble o = fabs (v[yy * nx + xx]);
+            if (isfinite (o) && o >= c)
+              peak = FALSE;
+          }
+        for (guint r = 0; peak && r < 5; r++)
+          if (c > best[r]) {
+            memmove (best + r + 1, best + r, (4 - r) * sizeof (gdouble));
+            best[r] = c;
+            break;
+          }
+      }
+    g_assert_cmpuint (physnn_residual_stats_get_n_hotspots (st), ==, 5);
+    for (guint r = 0; r < 5; r++)
+      g_assert_cmpfloat (
+          physnn_residual_stats_get_hotspot_value (st, r), ==, best[r]);
+  }
+  g_rand_free (rand);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -310,5 +394,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pde/binding", test_binding);
   g_test_add_func ("/pde/evaluate", test_evaluate);
   g_test_add_func ("/pde/fuzz", test_fuzz);
+  g_test_add_func ("/explain/stats", test_stats);
   return g_test_run ();
 }
