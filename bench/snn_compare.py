@@ -191,6 +191,8 @@ def main():
     ap.add_argument("--activity", type=float, default=0.05)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--brian2", default="cython,numpy",
+                    help="Brian2 code generation targets to run")
     ap.add_argument("--no-venv", action="store_true")
     a = ap.parse_args()
     if not a.no_venv:
@@ -201,7 +203,7 @@ def main():
     x[0] = 0  # Brian2 cannot take step 0's input (see above)
     rows = run_physnn(w1, w2, x, a.repeat)
     print("physnn done", flush=True)
-    for target in ("cython", "numpy"):
+    for target in a.brian2.split(","):
         try:
             t0 = time.time()
             rows.append(run_brian2(w1, w2, x, a.repeat, target))

@@ -69,7 +69,7 @@ physnn_snn_affine_dense (uint w, uint n_in, uint n_out,
 }
 
 /* One work-item per neuron, sequential over the window's steps.
- * coef: a, b, c, a_syn, i_x, k_i, k_x, unused. */
+ * coef [8][n]: a, b, c, a_syn, i_x, k_i, k_x, unused. */
 __kernel void
 physnn_snn_neuron (uint n, uint w, uint fires, uint cuba, uint rec,
     __global const float *coef, __global const float *theta,
@@ -79,7 +79,10 @@ physnn_snn_neuron (uint n, uint w, uint fires, uint cuba, uint rec,
 {
   uint j = get_global_id (0);
   PHYSNN_GUARD (j, n);
-  __global const float *c = coef + j * 8u;
+  /* coefficient-major: coef[q * n + j] */
+  float c0 = coef[j], c1 = coef[n + j], c2 = coef[2 * n + j];
+  float c3 = coef[3 * n + j], c4 = coef[4 * n + j], c5 = coef[5 * n + j];
+  float c6 = coef[6 * n + j];
   float v = vs[j], i = is[j];
   float th = theta[j], vr = vreset[j];
   uint k = counts[j];
@@ -88,10 +91,10 @@ physnn_snn_neuron (uint n, uint w, uint fires, uint cuba, uint rec,
     float xv = x[at];
     if (cuba) {
       float i_old = i;
-      v = fma (c[0], v, fma (c[5], i_old, fma (c[6], xv, c[2])));
-      i = fma (c[3], i_old, c[4] * xv);
+      v = fma (c0, v, fma (c5, i_old, fma (c6, xv, c2)));
+      i = fma (c3, i_old, c4 * xv);
     } else {
-      v = fma (c[0], v, fma (c[1], xv, c[2]));
+      v = fma (c0, v, fma (c1, xv, c2));
     }
     if (fires) {
       int s = v > th;

@@ -117,7 +117,7 @@ typedef struct {
   /* neurons */
   NeuronType ntype;
   gboolean fires, cuba;
-  PhysnnTensor *coef;           /* [n][N_COEF] */
+  PhysnnTensor *coef;           /* [N_COEF][n], coefficient-major */
   PhysnnTensor *theta;          /* [n] */
   gdouble *theta0;
   PhysnnTensor *vreset;         /* [n] */
@@ -436,7 +436,7 @@ build_op (PhysnnSnn *self, Op *op, PhysnnNirNode *node, GError **error)
         op->ntype == NEU_CUBALIF;
     op->cuba = op->ntype == NEU_CUBALI || op->ntype == NEU_CUBALIF;
     op->binary = op->fires;
-    gsize cshape[2] = { n, N_COEF };
+    gsize cshape[2] = { N_COEF, MAX (n, 1) };
     op->coef = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 2, cshape);
     g_autofree gdouble *th = param_values (node, "v_threshold", n, 0);
     g_autofree gdouble *vr = param_values (node, "v_reset", n, 0);
@@ -590,15 +590,9 @@ prepare_coefficients (PhysnnSnn *self, GError **error)
           cc = om * vl[j];
         }
       }
-      gfloat *cj = c + j * N_COEF;
-      cj[0] = (gfloat) a;
-      cj[1] = (gfloat) b;
-      cj[2] = (gfloat) cc;
-      cj[3] = (gfloat) as;
-      cj[4] = (gfloat) ix;
-      cj[5] = (gfloat) ki;
-      cj[6] = (gfloat) kx;
-      cj[7] = 0;
+      gdouble cv[N_COEF] = { a, b, cc, as, ix, ki, kx, 0 };
+      for (guint q = 0; q < N_COEF; q++)
+        c[q * MAX (n, 1) + j] = (gfloat) cv[q];
     }
     physnn_tensor_unmap (op->coef);
   }
@@ -1512,12 +1506,52 @@ mem (PhysnnTensor *t, PhysnnDevice *dev, PhysnnAccess access, GError **error)
 #define MULTI
 #endif
 
+/* The indices of the nonzero values of x[n], in increasing order: a mask
+ * per 8 values (one vector compare), then its set bits. */
+MULTI static guint32
+compact_row (const gfloat *restrict x, guint32 *restrict idx, guint32 n)
+{
+  guint32 k = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    guint32 m = 0;
+    for (guint q = 0; q < 8; q++)
+      m |= (guint32) (x[i + q] != 0.0f) << q;
+    while (m) {
+      idx[k++] = i + (guint32) __builtin_ctz (m);
+      m &= m - 1;
+    }
+  }
+  for (; i < n; i++)
+    if (x[i] != 0.0f)
+      idx[k++] = i;
+  return k;
+}
+
 /* y += row, n values (an event: a presynaptic spike's weight row) */
 MULTI static void
 add_row (gfloat *restrict y, const gfloat *restrict row, guint32 n)
 {
   for (guint32 j = 0; j < n; j++)
     y[j] = y[j] + row[j];
+}
+
+/* y += the rows of m events, in their order: four rows per pass over y,
+ * added one after the other (the same roundings as four add_row calls) */
+MULTI static void
+add_rows (gfloat *restrict y, const gfloat *restrict w, const guint32 *idx,
+    guint32 m, guint32 n)
+{
+  guint32 k = 0;
+  for (; k + 4 <= m; k += 4) {
+    const gfloat *restrict a = w + (gsize) idx[k] * n;
+    const gfloat *restrict b = w + (gsize) idx[k + 1] * n;
+    const gfloat *restrict c = w + (gsize) idx[k + 2] * n;
+    const gfloat *restrict d = w + (gsize) idx[k + 3] * n;
+    for (guint32 j = 0; j < n; j++)
+      y[j] = (((y[j] + a[j]) + b[j]) + c[j]) + d[j];
+  }
+  for (; k < m; k++)
+    add_row (y, w + (gsize) idx[k] * n, n);
 }
 
 MULTI static void
@@ -1527,7 +1561,8 @@ fma_row (gfloat *restrict y, const gfloat *restrict row, gfloat x, guint32 n)
     y[j] = fmaf (row[j], x, y[j]);
 }
 
-/* One step of n neurons: coefficients c[j][8] (see neuron_step), input x,
+/* One step of n neurons: coefficients c[8][n] (a, b, c, a_syn, i_x, k_i,
+ * k_x, unused; see prepare_coefficients), input x,
  * state v and i, output out (spikes, or v for non-firing neurons), spike
  * counts k. Step-major so that the arrays stream. */
 MULTI static void
@@ -1537,15 +1572,27 @@ neuron_row (guint32 n, gboolean cuba, gboolean fires,
     gfloat *restrict i, gfloat *restrict out, gfloat *restrict vrec,
     guint32 *restrict k)
 {
+  const gfloat *c0 = c, *c1 = c + n, *c2 = c + 2 * n, *c3 = c + 3 * n,
+      *c4 = c + 4 * n, *c5 = c + 5 * n, *c6 = c + 6 * n;
+  if (!cuba && fires && vrec == NULL) {
+    /* the common case (LIF, IF), in a form the compiler vectorises */
+    for (guint32 j = 0; j < n; j++) {
+      gfloat vj = fmaf (c0[j], v[j], fmaf (c1[j], x[j], c2[j]));
+      guint32 sp = vj > th[j];
+      v[j] = sp ? vr[j] : vj;
+      k[j] += sp;
+      out[j] = sp ? 1.0f : 0.0f;
+    }
+    return;
+  }
   for (guint32 j = 0; j < n; j++) {
-    const gfloat *cj = c + (gsize) j * N_COEF;
     gfloat vj = v[j];
     if (cuba) {
       gfloat i_old = i[j];
-      vj = fmaf (cj[0], vj, fmaf (cj[5], i_old, fmaf (cj[6], x[j], cj[2])));
-      i[j] = fmaf (cj[3], i_old, cj[4] * x[j]);
+      vj = fmaf (c0[j], vj, fmaf (c5[j], i_old, fmaf (c6[j], x[j], c2[j])));
+      i[j] = fmaf (c3[j], i_old, c4[j] * x[j]);
     } else {
-      vj = fmaf (cj[0], vj, fmaf (cj[1], x[j], cj[2]));
+      vj = fmaf (c0[j], vj, fmaf (c1[j], x[j], c2[j]));
     }
     if (fires) {
       gboolean sp = vj > th[j];
@@ -1599,17 +1646,8 @@ k_compact (PhysnnDevice *dev, guint32 w, guint32 n, PhysnnTensor *x,
   }
   const gfloat *px = HOST (x, RD);
   guint32 *pi = HOST (idx, WR), *pc = HOST (cnt, WR);
-  for (guint32 t = 0; t < w; t++) {
-    const gfloat *xt = px + (gsize) t * n;
-    guint32 *it = pi + (gsize) t * n;
-    guint32 k = 0;
-    /* branch-free: sparse spikes defeat branch prediction */
-    for (guint32 i = 0; i < n; i++) {
-      it[k] = i;
-      k += xt[i] != 0.0f;
-    }
-    pc[t] = k;
-  }
+  for (guint32 t = 0; t < w; t++)
+    pc[t] = compact_row (px + (gsize) t * n, pi + (gsize) t * n, n);
   return TRUE;
 }
 
@@ -1652,8 +1690,7 @@ k_affine (PhysnnDevice *dev, gboolean event, guint32 w, guint32 n_in,
     if (event) {
       const guint32 *pi = HOST (idx, RD), *pc = HOST (cnt, RD);
       const guint32 *it = pi + (gsize) t * n_in;
-      for (guint32 k = 0; k < pc[t]; k++)
-        add_row (yt, pw + (gsize) it[k] * n_out, n_out);
+      add_rows (yt, pw, it, pc[t], n_out);
     } else {
       const gfloat *xt = (const gfloat *) HOST (x, RD) + (gsize) t * n_in;
       for (guint32 i = 0; i < n_in; i++) {
