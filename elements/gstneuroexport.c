@@ -440,6 +440,36 @@ finish (GstNeuroExport *self, gboolean early)
   if (self->out_rec && physnn_spike_record_get_n_steps (self->out_rec) > 0)
     out = physnn_spike_record_to_dense (self->out_rec, NULL);
 
+  if (!self->is_input &&
+      (self->formats & (GST_NEURO_EXPORT_PYNN | GST_NEURO_EXPORT_SPIKE_JSON)))
+    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+        ("The exports carry no input spikes: neuroexport saw the network's "
+         "output"),
+        ("put neuroexport before snninfer (on the network's input) to record "
+         "the input for the PyNN SpikeSourceArray and the spike JSON"));
+
+  /* What fitting costs, measured on this stream: the fitted network (float
+   * dynamics) and, for Loihi, its fixed-point simulation, from a fresh
+   * state over the recorded input, against what the stream produced. */
+  gdouble fit_agree = -1, loihi_agree = -1;
+  if (in && out && self->target != self->net) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PhysnnTensor) y =
+        physnn_neuro_net_run (self->target, NULL, in, &error);
+    if (y)
+      fit_agree = physnn_spike_agreement (out, y);
+    else
+      GST_WARNING_OBJECT (self, "fitted run: %s", error->message);
+  }
+  if (in && out &&
+      (self->platform == PHYSNN_NEURO_PLATFORM_LOIHI ||
+          self->platform == PHYSNN_NEURO_PLATFORM_LOIHI2)) {
+    g_autoptr (PhysnnTensor) y =
+        physnn_neuro_net_run_loihi (self->target, in, NULL);
+    if (y)
+      loihi_agree = physnn_spike_agreement (out, y);
+  }
+
   g_autoptr (GString) files = g_string_new (NULL);
   for (guint i = 0; i < G_N_ELEMENTS (outputs); i++) {
     if (!(self->formats & outputs[i].flag))
@@ -485,6 +515,23 @@ finish (GstNeuroExport *self, gboolean early)
       json_builder_add_value (b, json_from_string (fit, NULL));
     else
       json_builder_add_null_value (b);
+    json_builder_set_member_name (b, "agreement");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "definition");
+    json_builder_add_string_value (b, "2|A∩B|/(|A|+|B|) over (step, output "
+                                      "neuron) spikes against the stream's "
+                                      "own run; null where not measured");
+    json_builder_set_member_name (b, "fitted_float");
+    if (fit_agree >= 0)
+      json_builder_add_double_value (b, fit_agree);
+    else
+      json_builder_add_null_value (b);
+    json_builder_set_member_name (b, "loihi_fixed_point");
+    if (loihi_agree >= 0)
+      json_builder_add_double_value (b, loihi_agree);
+    else
+      json_builder_add_null_value (b);
+    json_builder_end_object (b);
     json_builder_set_member_name (b, "energy");
     json_builder_add_value (b, json_from_string (energy, NULL));
     json_builder_end_object (b);
@@ -504,6 +551,10 @@ finish (GstNeuroExport *self, gboolean early)
       self->totals[C_UPDATES], self->totals[C_SPIKES]);
   gst_structure_set (s, "buffers", G_TYPE_UINT64, self->buffers, "ended-early",
       G_TYPE_BOOLEAN, early, "files", G_TYPE_STRING, files->str, NULL);
+  if (fit_agree >= 0)
+    gst_structure_set (s, "fit-agreement", G_TYPE_DOUBLE, fit_agree, NULL);
+  if (loihi_agree >= 0)
+    gst_structure_set (s, "loihi-agreement", G_TYPE_DOUBLE, loihi_agree, NULL);
   gst_element_post_message (
       GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }

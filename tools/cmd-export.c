@@ -2,7 +2,7 @@
  * formats, fitted to a platform, with spike agreement and energy.
  *
  *   physnn export MODEL.nir -o BASE [--format nir,lava-netx,pynn,spike-json,
- *       akida|all] [--platform loihi|loihi2|spinnaker2|akida|generic]
+ *       akida|all] [--platform loihi|loihi2|spinnaker2|akida|akida2|generic]
  *       [--dt SECONDS] [--input SPIKES.npy|SPIKES.aer | --steps N --rate P
  *       --seed S] [--record SPIKES.aer] [--report REPORT.json]
  *
@@ -124,7 +124,7 @@ physnn_cmd_export (int argc, char **argv)
         "or all (default all)",
         "LIST" },
     { "platform", 'p', 0, G_OPTION_ARG_STRING, &platform_name,
-        "Fit to generic, loihi, loihi2, spinnaker2 or akida (default "
+        "Fit to generic, loihi, loihi2, spinnaker2, akida or akida2 (default "
         "generic)",
         "NAME" },
     { "dt", 0, 0, G_OPTION_ARG_DOUBLE, &dt,

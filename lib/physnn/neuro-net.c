@@ -50,6 +50,10 @@ static const PhysnnNeuroLimits platforms[] = {
       "BrainChip AKD1000: 80 NPUs with 8 MB SRAM (100 KiB each, vendor "
       "brief, secondary); 1/2/4-bit weights beyond the input layer "
       "(REFERENCES.md); physnn exports 4-bit" },
+  { "akida2", 0, 0, 0, 8, 0,
+      "BrainChip Akida 2.0: 8- or 4-bit weights (REFERENCES.md); an IP "
+      "whose node count and memory depend on the licensee's configuration, "
+      "so no core or memory limit is applied" },
 };
 
 /**
@@ -67,7 +71,7 @@ physnn_neuro_platform_get_limits (PhysnnNeuroPlatform platform)
 
 /**
  * physnn_neuro_platform_from_string:
- * @name: "generic", "loihi", "loihi2", "spinnaker2" or "akida"
+ * @name: "generic", "loihi", "loihi2", "spinnaker2", "akida" or "akida2"
  * @platform: (out): the platform
  * @error: return location for a #GError
  *
@@ -84,7 +88,7 @@ physnn_neuro_platform_from_string (
     }
   g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
       "unknown platform \"%s\" (known: generic, loihi, loihi2, spinnaker2, "
-      "akida)",
+      "akida, akida2)",
       name ? name : "(null)");
   return FALSE;
 }
@@ -663,6 +667,7 @@ layer_supported (PhysnnNeuroPlatform p, const NeuroLayer *l, GError **error)
               "equivalent";
       break;
     case PHYSNN_NEURO_PLATFORM_AKIDA:
+    case PHYSNN_NEURO_PLATFORM_AKIDA2:
       if (l->kind != NEURO_LIF && l->kind != NEURO_IF)
         why = "Akida layers are rate-coded (quantized ReLU activations); only "
               "IF and LIF neurons map to them";

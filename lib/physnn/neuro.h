@@ -21,6 +21,7 @@ G_BEGIN_DECLS
  * @PHYSNN_NEURO_PLATFORM_LOIHI2: Intel Loihi 2
  * @PHYSNN_NEURO_PLATFORM_SPINNAKER2: SpiNNaker 2 (through PyNN)
  * @PHYSNN_NEURO_PLATFORM_AKIDA: BrainChip Akida AKD1000
+ * @PHYSNN_NEURO_PLATFORM_AKIDA2: BrainChip Akida 2.0 (IP; 8- or 4-bit)
  *
  * A deployment target; physnn_neuro_platform_get_limits() gives its limits
  * and docs/neuromorphic.md their sources.
@@ -31,6 +32,7 @@ typedef enum {
   PHYSNN_NEURO_PLATFORM_LOIHI2,
   PHYSNN_NEURO_PLATFORM_SPINNAKER2,
   PHYSNN_NEURO_PLATFORM_AKIDA,
+  PHYSNN_NEURO_PLATFORM_AKIDA2,
 } PhysnnNeuroPlatform;
 
 /**

@@ -209,6 +209,11 @@ run_stream (const gchar *model, const gchar *base, guint n, gdouble p,
       fail_unless (gst_structure_get_uint64 (s, "synops", &v));
       fail_unless_equals_uint64 (v, synops);
       fail_unless (strstr (gst_structure_get_string (s, "files"), ".nir"));
+      /* fitted to Loihi: both agreements measured, and they are fractions */
+      gdouble fa, la;
+      fail_unless (gst_structure_get_double (s, "fit-agreement", &fa));
+      fail_unless (gst_structure_get_double (s, "loihi-agreement", &la));
+      fail_unless (fa > 0.3 && fa <= 1 && la > 0.3 && la <= 1, "%g %g", fa, la);
       summary = TRUE;
     }
     gst_message_unref (msg);
