@@ -456,6 +456,72 @@ GST_START_TEST (test_errors)
 }
 GST_END_TEST;
 
+/* neuroexport on the network's input (it runs the network) and after
+ * snninfer (it reads snninfer's GstSnnMeta) counts the same work. */
+GST_START_TEST (test_both_sides_of_snninfer)
+{
+  g_autofree gchar *model = write_net ("both.nir", "LIF");
+  g_autofree gchar *desc = g_strdup_printf (
+      "appsrc name=src format=time caps=\"other/tensors, format=static, "
+      "types=uint8, dimensions=(string)20:10, framerate=100/1\" "
+      "! neuroexport name=before model=%s formats=0 "
+      "! snninfer model=%s output=spikes device=cpu "
+      "! neuroexport name=after model=%s formats=0 ! fakesink",
+      model, model, model);
+  GError *err = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &err);
+  if (pipe == NULL && err &&
+      g_error_matches (err, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)) {
+    g_printerr ("SKIP part: %s\n", err->message); /* no snninfer built */
+    g_error_free (err);
+    return;
+  }
+  fail_unless (pipe != NULL, "%s", err ? err->message : "");
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GRand *r = g_rand_new_with_seed (9);
+  GstFlowReturn ret;
+  for (guint i = 0; i < 15; i++) {
+    GstBuffer *b = spikes (r, 0.2, NULL);
+    GST_BUFFER_PTS (b) = i * GST_SECOND / 100;
+    GST_BUFFER_DURATION (b) = GST_SECOND / 100;
+    g_signal_emit_by_name (src, "push-buffer", b, &ret);
+    gst_buffer_unref (b);
+  }
+  g_rand_free (r);
+  g_signal_emit_by_name (src, "end-of-stream", &ret);
+  gst_object_unref (src);
+  GstBus *bus = gst_element_get_bus (pipe);
+  guint64 synops[2] = { 0, 0 }, updates[2] = { 0, 0 };
+  gboolean eos = FALSE;
+  while (!eos) {
+    GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+        GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    fail_unless (m != NULL);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *e = NULL;
+      gst_message_parse_error (m, &e, NULL);
+      fail ("%s", e->message);
+    }
+    eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+    const GstStructure *s = gst_message_get_structure (m);
+    if (s && gst_structure_has_name (s, "neuroexport-summary")) {
+      guint k = strcmp (GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), "after") == 0;
+      gst_structure_get_uint64 (s, "synops", &synops[k]);
+      gst_structure_get_uint64 (s, "neuron-updates", &updates[k]);
+    }
+    gst_message_unref (m);
+  }
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  fail_unless (synops[0] > 1000, "%" G_GUINT64_FORMAT, synops[0]);
+  fail_unless_equals_uint64 (synops[0], synops[1]);
+  fail_unless_equals_uint64 (updates[0], 150 * (N_HID + N_OUT));
+  fail_unless_equals_uint64 (updates[0], updates[1]);
+}
+GST_END_TEST;
+
 static void
 rm_rf (const gchar *dir)
 {
@@ -498,6 +564,7 @@ neuroexport_suite (void)
   tcase_add_test (tc, test_energy_follows_rate);
   tcase_add_test (tc, test_early_stop);
   tcase_add_test (tc, test_output_role);
+  tcase_add_test (tc, test_both_sides_of_snninfer);
   tcase_add_test (tc, test_errors);
   return s;
 }
