@@ -8,6 +8,7 @@
  *
  * Built with -DREAL=float or -DREAL=double (then -DPHYSNN_FP64, which
  * enables cl_khr_fp64), -DNF, -DNS, -DPAIR_A={..} -DPAIR_B={..}.
+ * physnn: parameterized (warm-up leaves it to the model that needs it)
  */
 #ifdef PHYSNN_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable

@@ -1269,6 +1269,15 @@ physnn_device_warm_up (PhysnnDevice *self, GError **error)
     if (strcmp (names[i], KERNEL_COMMON) == 0 ||
         !g_str_has_suffix (names[i], ".cl"))
       continue;
+    /* Programs that need -D options from a model (marked in their source)
+     * are built, and cached, when a model asks for them. */
+    g_autofree gchar *path = g_strconcat (KERNEL_RESOURCE_DIR "/", names[i],
+        NULL);
+    g_autoptr (GBytes) src = g_resources_lookup_data (path,
+        G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+    if (src && g_strstr_len (g_bytes_get_data (src, NULL),
+            MIN (g_bytes_get_size (src), 2048), "physnn: parameterized"))
+      continue;
     if (!_physnn_device_get_program (self, names[i], NULL, error))
       return FALSE;
   }
