@@ -1,8 +1,9 @@
 /* physnn — the loss's OpenCL fast path: forward and reverse pass of a
- * dense MLP (input -> (Gemm -> activation)* -> output) with its derivative
- * jets, on a device (grad-cl.c). The loss computes residuals and their
- * cotangents on the host from the output jets, exactly as on the
- * reference path; only the network runs on the device.
+ * dense MLP ((Gemm -> activation)* with trainable weights) with its
+ * derivative jets, on a device (grad-cl.c), as a segment of the reference
+ * tape: whatever comes before (a fixed input scaling) and after (a
+ * hard-constraint ansatz) runs on the host, as do the residuals and their
+ * cotangents.
  *
  * Engine-internal. SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -25,15 +26,22 @@ const PhysnnJetSpec *_physnn_cl_mlp_get_spec (PhysnnClMlp *mlp);
 /* TRUE when the device computes in double precision. */
 gboolean _physnn_cl_mlp_is_fp64 (PhysnnClMlp *mlp);
 
-/* Runs the network on @rows points of @input (float64 [rows, d]) with the
- * parameters @params (the flat float64 vector of @ps); fills @out with the
- * output's jet components as float64 [rows, k] tensors. The forward values
- * stay on the device for _physnn_cl_mlp_backward(). Not reentrant. */
+/* Runs the dense layers on the jets of their input (float64 [rows, d]
+ * per component) with the parameters @params (the flat float64 vector of
+ * @ps); fills @out with the jet components of their output as float64
+ * [rows, k] tensors. The forward values stay on the device for
+ * _physnn_cl_mlp_backward(). Not reentrant. */
 gboolean _physnn_cl_mlp_forward (PhysnnClMlp *mlp, const gdouble *params,
-    PhysnnTensor *input, gsize rows, PhysnnJetValue *out, GError **error);
+    const PhysnnJetValue *input, PhysnnJetValue *out, GError **error);
 /* From the cotangents of the output's components (float64 [rows, k] each,
- * NULL for zero), adds the parameter gradient to @grad. */
+ * NULL for zero), adds the parameter gradient to @grad and, if @in_bar is
+ * given, the input's cotangent to it. */
 gboolean _physnn_cl_mlp_backward (PhysnnClMlp *mlp, const PhysnnJetValue *bar,
-    gdouble *grad, GError **error);
+    PhysnnJetValue *in_bar, gdouble *grad, GError **error);
+
+/* The dense layers as a segment of a reference tape, at @params (which
+ * must outlive the tape). */
+void _physnn_cl_mlp_segment (
+    PhysnnClMlp *mlp, const gdouble *params, PhysnnTapeSegment *seg);
 
 G_END_DECLS

@@ -43,13 +43,15 @@ struct _PhysnnClMlp {
   guint nc;
   guint n_layers;
   Layer layers[MAX_LAYERS];
-  guint d;        /* input width */
-  gsize n_params; /* device parameter buffer, elements */
+  guint d;                     /* input width */
+  guint first_node, last_node; /* the chain in the graph */
+  gint in_value, out_value;
+  const gdouble *cur_params; /* of the evaluation in progress */
+  gsize n_params;            /* device parameter buffer, elements */
   guint max_width;
   gboolean fp64;
   gsize real;
   gchar *options;
-  guint dir_col[PHYSNN_MAX_DIRS];
   cl_kernel k_fwd, k_act, k_lin, k_wgrad;
 
   /* buffers for `cap` points */
@@ -116,65 +118,111 @@ act_of (PhysnnOpKind k)
   }
 }
 
-/* input -> (Gemm -> tanh|sin|sigmoid?)* -> output, weights and biases all
- * trainable parameters. */
+/* A Gemm whose weights and bias are parameters, as a layer. */
+static gboolean
+dense_layer (
+    PhysnnGraph *g, const PhysnnParamSet *ps, const PhysnnNode *n, Layer *L)
+{
+  if (n->kind != PHYSNN_OP_GEMM || n->attrs.trans_a || n->attrs.alpha != 1.0f ||
+      n->attrs.beta != 1.0f || n->n_inputs < 3)
+    return FALSE;
+  gint w = n->inputs[1], b = n->inputs[2];
+  if (w < 0 || b < 0 || ps->param_of_value[w] < 0 || ps->param_of_value[b] < 0)
+    return FALSE;
+  PhysnnTensor *wt = VAL (g, w)->constant;
+  if (wt == NULL || physnn_tensor_get_rank (wt) != 2)
+    return FALSE;
+  L->trans_b = n->attrs.trans_b;
+  L->in = (guint)physnn_tensor_get_dim (wt, L->trans_b ? 1 : 0);
+  L->out = (guint)physnn_tensor_get_dim (wt, L->trans_b ? 0 : 1);
+  L->w_param = ps->offset[ps->param_of_value[w]];
+  L->b_param = ps->offset[ps->param_of_value[b]];
+  return ps->size[ps->param_of_value[b]] == L->out;
+}
+
+/* The longest run of consecutive nodes (Gemm -> tanh|sin|sigmoid?)* with
+ * trainable weights and biases whose inner values nothing else reads: the
+ * whole graph for a plain MLP; the network between a fixed input scaling
+ * and a hard-constraint ansatz for the PINNs `physnn train` builds. */
 static gboolean
 match (PhysnnClMlp *m, PhysnnGraph *g, const PhysnnParamSet *ps, gchar **why)
 {
-  if (g->inputs->len != 1 || g->outputs->len != 1)
-    return unsupported (why, "not one input and one output");
-  gint in_value = g_array_index (g->inputs, gint, 0);
-  gint cur = in_value;
+  guint best_len = 0, best_first = 0;
   for (guint i = 0; i < g->nodes->len;) {
+    Layer L;
+    guint j = i, layers = 0;
+    gint cur = -1;
+    while (j < g->nodes->len && layers < MAX_LAYERS) {
+      const PhysnnNode *n = g_ptr_array_index (g->nodes, j);
+      if ((cur >= 0 && n->inputs[0] != cur) || !dense_layer (g, ps, n, &L))
+        break;
+      cur = n->outputs[0];
+      j++;
+      layers++;
+      if (j < g->nodes->len) {
+        const PhysnnNode *a = g_ptr_array_index (g->nodes, j);
+        if (a->inputs[0] == cur && act_of (a->kind) >= 0) {
+          cur = a->outputs[0];
+          j++;
+        }
+      }
+    }
+    if (layers > best_len) {
+      best_len = layers;
+      best_first = i;
+    }
+    i = j > i ? j : i + 1;
+  }
+  if (best_len == 0)
+    return unsupported (why, "no dense layer with trainable weights");
+
+  /* the chain again, now into m */
+  gint cur = -1;
+  guint i = best_first;
+  m->first_node = best_first;
+  while (m->n_layers < best_len) {
     const PhysnnNode *n = g_ptr_array_index (g->nodes, i);
-    if (n->kind != PHYSNN_OP_GEMM || n->inputs[0] != cur || n->attrs.trans_a ||
-        n->attrs.alpha != 1.0f || n->attrs.beta != 1.0f)
-      return unsupported (why, "node %s is not a plain dense layer", n->name);
-    gint w = n->inputs[1], b = n->n_inputs > 2 ? n->inputs[2] : -1;
-    if (ps->param_of_value[w] < 0 || b < 0 || ps->param_of_value[b] < 0)
-      return unsupported (
-          why, "layer %s: weights and bias are not both parameters", n->name);
-    PhysnnTensor *wt = VAL (g, w)->constant;
-    if (m->n_layers == MAX_LAYERS || wt == NULL ||
-        physnn_tensor_get_rank (wt) != 2)
-      return unsupported (why, "layer %s: not a 2-D weight", n->name);
     Layer *L = &m->layers[m->n_layers++];
-    L->trans_b = n->attrs.trans_b;
-    L->in = (guint)physnn_tensor_get_dim (wt, L->trans_b ? 1 : 0);
-    L->out = (guint)physnn_tensor_get_dim (wt, L->trans_b ? 0 : 1);
-    L->w_param = ps->offset[ps->param_of_value[w]];
-    L->b_param = ps->offset[ps->param_of_value[b]];
-    if (ps->size[ps->param_of_value[b]] != L->out)
-      return unsupported (why, "layer %s: the bias is not per neuron", n->name);
+    dense_layer (g, ps, n, L);
+    if (cur < 0)
+      m->in_value = n->inputs[0];
+    else if (m->layers[m->n_layers - 2].out != L->in)
+      return unsupported (why, "layer widths do not chain");
     L->act = ACT_IDENTITY;
     cur = n->outputs[0];
-    i++;
+    m->last_node = i++;
     if (i < g->nodes->len) {
       const PhysnnNode *a = g_ptr_array_index (g->nodes, i);
       if (a->inputs[0] == cur && act_of (a->kind) >= 0) {
         L->act = act_of (a->kind);
         cur = a->outputs[0];
-        i++;
+        m->last_node = i++;
       }
     }
   }
-  if (m->n_layers == 0 || cur != g_array_index (g->outputs, gint, 0))
-    return unsupported (
-        why, "not a chain of dense layers ending at the output");
-  for (guint l = 1; l < m->n_layers; l++)
-    if (m->layers[l].in != m->layers[l - 1].out)
-      return unsupported (why, "layer widths do not chain");
+  m->out_value = cur;
   m->d = m->layers[0].in;
-  for (guint k = 0; k < m->spec.n_dirs; k++) {
-    if (m->spec.dir_input[k] != in_value)
-      return unsupported (why, "derivatives by another input");
-    gint col = m->spec.dir_column[k];
-    if (col < 0 && m->d != 1)
-      return unsupported (why, "a derivative by a whole multi-column input");
-    if (col >= (gint)m->d)
-      return unsupported (why, "a derivative by a column the input lacks");
-    m->dir_col[k] = col < 0 ? 0 : (guint)col;
+  /* the values inside the chain are seen by nobody else */
+  for (guint k = 0; k < g->nodes->len; k++) {
+    if (k >= m->first_node && k <= m->last_node)
+      continue;
+    const PhysnnNode *n = g_ptr_array_index (g->nodes, k);
+    for (guint q = 0; q < n->n_inputs; q++)
+      for (guint c = m->first_node; c <= m->last_node; c++) {
+        const PhysnnNode *cn = g_ptr_array_index (g->nodes, c);
+        if (n->inputs[q] >= 0 && n->inputs[q] == cn->outputs[0] &&
+            cn->outputs[0] != m->out_value)
+          return unsupported (
+              why, "node %s reads inside the dense chain", n->name);
+      }
   }
+  for (guint o = 0; o < g->outputs->len; o++)
+    for (guint c = m->first_node; c <= m->last_node; c++) {
+      const PhysnnNode *cn = g_ptr_array_index (g->nodes, c);
+      if (g_array_index (g->outputs, gint, o) == cn->outputs[0] &&
+          cn->outputs[0] != m->out_value)
+        return unsupported (why, "an output inside the dense chain");
+    }
   if (m->spec.n_first != m->spec.n_dirs)
     return unsupported (why, "first derivatives not along every direction");
   return TRUE;
@@ -391,8 +439,17 @@ launch (PhysnnClMlp *m, cl_kernel k, const Arg *args, guint n, gsize g0,
 
 gboolean
 _physnn_cl_mlp_forward (PhysnnClMlp *m, const gdouble *params,
-    PhysnnTensor *input, gsize rows, PhysnnJetValue *out, GError **error)
+    const PhysnnJetValue *input, PhysnnJetValue *out, GError **error)
 {
+  gsize n_in = physnn_tensor_get_n_elements (input->comp[0]);
+  gsize rows = n_in / MAX (m->d, 1);
+  if (n_in != rows * m->d || rows == 0) {
+    g_autofree gchar *d = physnn_tensor_describe (input->comp[0]);
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
+        "the dense layers take %u values per point; their input is %s", m->d,
+        d);
+    return FALSE;
+  }
   if (!ensure_capacity (m, rows, error))
     return FALSE;
   m->rows = rows;
@@ -409,23 +466,17 @@ _physnn_cl_mlp_forward (PhysnnClMlp *m, const gdouble *params,
   }
   if (!write_stage (m, m->params, 0, m->n_params, error))
     return FALSE;
-  /* the input's jets: the coordinates, unit first derivatives along the
-   * directions' columns, zero second derivatives */
-  const gdouble *x = _physnn_tensor_host (input, PHYSNN_ACCESS_READ);
-  if (physnn_tensor_get_n_elements (input) != rows * m->d) {
-    g_autofree gchar *d = physnn_tensor_describe (input);
-    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
-        "the network takes %u values per point; the input is %s", m->d, d);
-    return FALSE;
-  }
-  for (guint c = 0; c < m->nc; c++)
+  /* the input's jets, as the host computed them (missing components of
+   * a value that does not depend on the coordinates are zero) */
+  for (guint c = 0; c < m->nc; c++) {
+    const gdouble *x =
+        c < input->n_comp && input->comp[c]
+            ? _physnn_tensor_host (input->comp[c], PHYSNN_ACCESS_READ)
+            : NULL;
     for (guint i = 0; i < m->d; i++)
-      for (gsize p = 0; p < rows; p++) {
-        gdouble v = c == 0                 ? x[p * m->d + i]
-                    : c <= m->spec.n_first ? (m->dir_col[c - 1] == i)
-                                           : 0;
-        put (m, ((gsize)c * m->d + i) * rows + p, v);
-      }
+      for (gsize p = 0; p < rows; p++)
+        put (m, ((gsize)c * m->d + i) * rows + p, x ? x[p * m->d + i] : 0);
+  }
   if (!write_stage (m, m->acts, 0, (gsize)m->nc * m->d * rows, error))
     return FALSE;
 
@@ -463,8 +514,8 @@ _physnn_cl_mlp_forward (PhysnnClMlp *m, const gdouble *params,
 }
 
 gboolean
-_physnn_cl_mlp_backward (
-    PhysnnClMlp *m, const PhysnnJetValue *bar, gdouble *grad, GError **error)
+_physnn_cl_mlp_backward (PhysnnClMlp *m, const PhysnnJetValue *bar,
+    PhysnnJetValue *in_bar, gdouble *grad, GError **error)
 {
   gsize rows = m->rows;
   cl_uint N = (cl_uint)rows;
@@ -512,12 +563,58 @@ _physnn_cl_mlp_backward (
         grad[L->b_param + (q - (gsize)L->out * L->in)] += s;
       }
     }
-    if (l > 0) {
+    if (l > 0 || in_bar) {
       Arg la[] = { MEM (m->params), U32 (w_off), MEM (m->zbar), MEM (m->abar),
         U32 (in), U32 (o), U32 (N) };
       if (!launch (m, m->k_lin, la, G_N_ELEMENTS (la), rows, L->in, error))
         return FALSE;
     }
   }
+  if (in_bar) {
+    /* the input's cotangent, for what comes before the dense layers */
+    if (!read_stage (m, m->abar, 0, (gsize)m->nc * m->d * rows, error))
+      return FALSE;
+    for (guint c = 0; c < MIN (m->nc, in_bar->n_comp); c++) {
+      if (in_bar->comp[c] == NULL)
+        continue;
+      gdouble *b =
+          _physnn_tensor_host (in_bar->comp[c], PHYSNN_ACCESS_READWRITE);
+      for (guint i = 0; i < m->d; i++)
+        for (gsize p = 0; p < rows; p++)
+          b[p * m->d + i] += get (m, ((gsize)c * m->d + i) * rows + p);
+    }
+  }
   return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* As a segment of a reference tape */
+
+static gboolean
+seg_forward (gpointer user, const PhysnnJetValue *in, PhysnnJetValue *out,
+    GError **error)
+{
+  PhysnnClMlp *m = user;
+  return _physnn_cl_mlp_forward (m, m->cur_params, in, out, error);
+}
+
+static gboolean
+seg_backward (gpointer user, const PhysnnJetValue *out_bar,
+    PhysnnJetValue *in_bar, gdouble *grad, GError **error)
+{
+  return _physnn_cl_mlp_backward (user, out_bar, in_bar, grad, error);
+}
+
+void
+_physnn_cl_mlp_segment (
+    PhysnnClMlp *m, const gdouble *params, PhysnnTapeSegment *seg)
+{
+  m->cur_params = params;
+  seg->first_node = m->first_node;
+  seg->last_node = m->last_node;
+  seg->in_value = m->in_value;
+  seg->out_value = m->out_value;
+  seg->forward = seg_forward;
+  seg->backward = seg_backward;
+  seg->user = m;
 }

@@ -1131,14 +1131,16 @@ physnn_loss_set_threads (PhysnnLoss *self, guint n_threads)
  * @device: (nullable): an OpenCL device, or %NULL (or a CPU device) for
  *   the reference path
  *
- * Evaluates the loss and its gradient on @device where the model is a
- * dense MLP (a chain of Gemm layers with tanh, sin or sigmoid between
- * them, every weight and bias a parameter): the network's forward pass with
- * its derivative jets and its reverse pass run as OpenCL kernels, in double
- * precision where the device supports it (float otherwise); residuals,
- * targets and their cotangents are computed on the host as on the
- * reference path. Any other graph, and any term whose request the kernels
- * cannot serve, stays on the reference path (physnn_loss_get_term_device()
+ * Evaluates the loss and its gradient on @device where the model contains
+ * a dense MLP (consecutive Gemm layers with tanh, sin or sigmoid between
+ * them, every weight and bias a parameter, no other node reading inside
+ * it): its forward pass with the derivative jets and its reverse pass run
+ * as OpenCL kernels, in double precision where the device supports it
+ * (float otherwise). The rest of the graph (a fixed input scaling before
+ * it, a hard-constraint ansatz after it), the residuals, targets and their
+ * cotangents are computed on the host, on the reference path. A graph
+ * without such layers, or a term whose request the kernels cannot serve,
+ * stays entirely on the reference path (physnn_loss_get_term_device()
  * tells which ran).
  */
 void
@@ -1210,33 +1212,19 @@ typedef struct {
   gdouble *grad;
   gdouble *residual_sq; /* optional: per point */
   GError *error;
-  PhysnnClMlp *cl; /* the OpenCL path, or NULL */
-  PhysnnJetValue cl_out, cl_bar;
+  PhysnnClMlp *cl; /* the dense layers on OpenCL, or NULL */
 } Chunk;
 
-/* The forward value and the cotangent of graph output value @ov, from the
- * reference tape or from the OpenCL path (whose network has one output). */
 static const PhysnnJetValue *
 chunk_value (Chunk *c, PhysnnTape *tape, gint ov)
 {
-  return c->cl ? &c->cl_out : _physnn_tape_get_value (tape, ov);
+  return _physnn_tape_get_value (tape, ov);
 }
 
 static PhysnnJetValue *
 chunk_cotangent (Chunk *c, PhysnnTape *tape, gint ov)
 {
-  if (c->cl == NULL)
-    return _physnn_tape_get_cotangent (tape, ov);
-  if (c->cl_bar.n_comp == 0) {
-    c->cl_bar.n_comp = c->cl_out.n_comp;
-    for (guint k = 0; k < c->cl_out.n_comp; k++) {
-      guint rank;
-      const gsize *shape = physnn_tensor_get_shape (c->cl_out.comp[k], &rank);
-      c->cl_bar.comp[k] =
-          physnn_tensor_new (PHYSNN_DTYPE_FLOAT64, rank, shape);
-    }
-  }
-  return &c->cl_bar;
+  return _physnn_tape_get_cotangent (tape, ov);
 }
 
 /* The rows of a chunk as tensors (views, no copies). */
@@ -1296,17 +1284,13 @@ run_chunk (Chunk *c)
   Term *t = c->term;
   PhysnnTensor **in = chunk_inputs (c);
   gdouble N = (gdouble)t->n_points;
-  PhysnnTape *tape = NULL;
-  if (c->cl) {
-    if (!_physnn_cl_mlp_forward (
-            c->cl, c->params, in[0], c->rows, &c->cl_out, &c->error))
-      goto out;
-  } else {
-    tape = _physnn_tape_forward (
-        self->graph, &t->spec, self->ps, c->params, in, &c->error);
-    if (tape == NULL)
-      goto out;
-  }
+  PhysnnTapeSegment seg;
+  if (c->cl)
+    _physnn_cl_mlp_segment (c->cl, c->params, &seg);
+  PhysnnTape *tape = _physnn_tape_forward_segment (self->graph, &t->spec,
+      self->ps, c->params, in, c->cl ? &seg : NULL, &c->error);
+  if (tape == NULL)
+    goto out;
 
   if (t->kind == TERM_MSE || t->kind == TERM_CE) {
     gint ov = g_array_index (self->graph->outputs, gint, t->output);
@@ -1451,15 +1435,10 @@ run_chunk (Chunk *c)
         _physnn_rx_vjp (eq->rx, c->rows, sym, stride, rb, symb, stride, NULL);
     }
   }
-  if (c->want_grad && c->grad && c->cl)
-    _physnn_cl_mlp_backward (c->cl, chunk_cotangent (c, NULL, 0), c->grad,
-        &c->error);
-  else if (c->want_grad && c->grad)
+  if (c->want_grad && c->grad)
     _physnn_tape_backward (tape, c->grad, &c->error);
 out:
   _physnn_tape_free (tape);
-  physnn_jet_value_clear (&c->cl_out);
-  physnn_jet_value_clear (&c->cl_bar);
   free_inputs (in, t->n_inputs);
 }
 
@@ -1535,13 +1514,20 @@ eval_term_cl (PhysnnLoss *self, Term *t, PhysnnClMlp *cl,
     gdouble *value, GError **error)
 {
   gdouble v = 0;
-  for (gsize row0 = 0; row0 < t->n_points; row0 += CL_CHUNK_ROWS) {
+  gsize chunk = t->n_points;
+  if (t->n_points > CL_CHUNK_ROWS) {
+    if (!check_per_point (self, t, params, error))
+      return FALSE;
+    if (self->per_point == 1)
+      chunk = CL_CHUNK_ROWS;
+  }
+  for (gsize row0 = 0; row0 < t->n_points; row0 += chunk) {
     Chunk c = { 0 };
     c.loss = self;
     c.term = t;
-    c.chunked = TRUE;
+    c.chunked = chunk < t->n_points;
     c.row0 = row0;
-    c.rows = MIN (CL_CHUNK_ROWS, t->n_points - row0);
+    c.rows = MIN (chunk, t->n_points - row0);
     c.params = params;
     c.want_grad = grad != NULL;
     c.grad = grad;

@@ -45,6 +45,32 @@ PhysnnTape *_physnn_tape_forward (PhysnnGraph *graph, const PhysnnJetSpec *spec,
 void _physnn_tape_free (PhysnnTape *tape);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PhysnnTape, _physnn_tape_free)
 
+/* A run of consecutive nodes (first_node..last_node) that another engine
+ * computes: from the jets of value @in_value to those of @out_value
+ * (forward), and from the cotangent of @out_value to the gradient of the
+ * parameters inside the run and the cotangent of @in_value (backward, both
+ * added to). The tape keeps no
+ * values inside the run, so nothing outside it may read them. */
+typedef struct {
+  guint first_node, last_node;
+  gint in_value, out_value;
+  gboolean (*forward) (gpointer user, const PhysnnJetValue *in,
+      PhysnnJetValue *out, GError **error);
+  /* @in_bar: the cotangent of in_value to add to, NULL when nothing
+   * before the run needs it */
+  gboolean (*backward) (gpointer user, const PhysnnJetValue *out_bar,
+      PhysnnJetValue *in_bar, gdouble *grad, GError **error);
+  gpointer user;
+} PhysnnTapeSegment;
+
+/* _physnn_tape_forward() with @segment (may be NULL) run by its callbacks;
+ * _physnn_tape_backward() then calls its backward. @segment must outlive
+ * the tape. */
+PhysnnTape *_physnn_tape_forward_segment (PhysnnGraph *graph,
+    const PhysnnJetSpec *spec, const PhysnnParamSet *ps,
+    const gdouble *params, PhysnnTensor **inputs,
+    const PhysnnTapeSegment *segment, GError **error);
+
 /* The forward value (with jet components) of graph value @value. */
 const PhysnnJetValue *_physnn_tape_get_value (PhysnnTape *tape, gint value);
 

@@ -31,6 +31,7 @@ struct _PhysnnTape {
   PhysnnJetValue *bars;
   gboolean *req; /* depends on a trainable parameter */
   guint n_values;
+  const PhysnnTapeSegment *seg; /* nodes run elsewhere, or NULL */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1389,6 +1390,16 @@ _physnn_tape_backward (PhysnnTape *t, gdouble *grad, GError **error)
   for (gint i = (gint)t->graph->nodes->len - 1; i >= 0; i--) {
     const PhysnnNode *n = g_ptr_array_index (t->graph->nodes, i);
     GError *local = NULL;
+    if (t->seg && i == (gint)t->seg->last_node) {
+      /* the segment's parameters get their gradient from its engine */
+      const PhysnnJetValue *ob = &t->bars[t->seg->out_value];
+      if (grad && ob->n_comp > 0 &&
+          !t->seg->backward (t->seg->user, ob, bar_of (t, t->seg->in_value),
+              grad, error))
+        return FALSE;
+      i = (gint)t->seg->first_node;
+      continue;
+    }
     if (!back_node (t, n, &local)) {
       if (local == NULL)
         tape_fail (t, n, &local, "reverse pass failed");
@@ -1466,7 +1477,18 @@ _physnn_tape_forward (PhysnnGraph *g, const PhysnnJetSpec *spec,
     const PhysnnParamSet *ps, const gdouble *params, PhysnnTensor **inputs,
     GError **error)
 {
+  return _physnn_tape_forward_segment (
+      g, spec, ps, params, inputs, NULL, error);
+}
+
+PhysnnTape *
+_physnn_tape_forward_segment (PhysnnGraph *g, const PhysnnJetSpec *spec,
+    const PhysnnParamSet *ps, const gdouble *params, PhysnnTensor **inputs,
+    const PhysnnTapeSegment *seg, GError **error)
+{
   g_autoptr (PhysnnTape) t = g_new0 (PhysnnTape, 1);
+
+  t->seg = seg;
 
   t->graph = g;
   if (spec)
@@ -1512,6 +1534,19 @@ _physnn_tape_forward (PhysnnGraph *g, const PhysnnJetSpec *spec,
   for (guint i = 0; i < g->nodes->len; i++) {
     const PhysnnNode *n = g_ptr_array_index (g->nodes, i);
     gboolean req = FALSE, handled = FALSE;
+    if (seg && i == seg->first_node) {
+      if (t->vals[seg->in_value].comp[0] == NULL) {
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT,
+            "%s: node %s: its input has no value", g->path, n->name);
+        return NULL;
+      }
+      if (!seg->forward (seg->user, &t->vals[seg->in_value],
+              &t->vals[seg->out_value], error))
+        return NULL;
+      t->req[seg->out_value] = TRUE;
+      i = seg->last_node;
+      continue;
+    }
     for (guint k = 0; k < n->n_inputs; k++) {
       gint in = n->inputs[k];
       if (in < 0)

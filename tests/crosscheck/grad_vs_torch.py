@@ -445,6 +445,91 @@ def case_opencl(tmp, rng):
             check(f"OpenCL ({precision}) MSE gradient, {act}",
                   rel(npy(g), ref), bound)
     os.environ.pop("PHYSNN_GRAD_CL_FLOAT", None)
+    # the PINNs physnn train builds: inputs scaled onto [-1,1] before the
+    # dense layers (on the device), a hard-constraint ansatz after them (on
+    # the host); torch gets the same weights
+    pm = Physnn.Model.new_mlp_full("x,t", "u", "12,12", "tanh",
+                                   "-sin(pi*x) + t*(1-x^2)*N",
+                                   "x=-1:1,t=0:1", int(rng.integers(1 << 30)))
+    loss = Physnn.Loss.new(pm)
+    loss.set_device(dev)
+    loss.define("nu", nu)
+    pts = np.stack([rng.random(1200) * 2 - 1, rng.random(1200)], 1)
+    loss.add_residual("pde", "u_t + u*u_x - nu*u_xx", [T(pts)], 1.0)
+    ok, v, g = loss.evaluate()
+    check("OpenCL: the dense layers of an ansatz network ran on the device",
+          float(loss.get_term_device(0) is None), 0)
+    theta = npy(loss.get_parameters())
+    lin = [torch.nn.Linear(2, 12), torch.nn.Linear(12, 12),
+           torch.nn.Linear(12, 1)]
+    with torch.no_grad():
+        for i in range(loss.get_n_tensors()):
+            name = loss.get_tensor_name(i)     # layers.L.weight / .bias
+            _, layer, kind = name.split(".")
+            off, size = loss.get_tensor_offset(i), loss.get_tensor_size(i)
+            t = getattr(lin[int(layer)], kind)
+            t.copy_(torch.tensor(theta[off:off + size]).reshape(t.shape))
+
+    class Ansatz(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.ModuleList(lin)
+
+        def forward(self, c):
+            x, t = c[:, 0:1], c[:, 1:2]
+            h = torch.cat([x, 2 * t - 1], 1)
+            for k, layer in enumerate(self.lin):
+                h = layer(h)
+                if k < len(self.lin) - 1:
+                    h = torch.tanh(h)
+            return -torch.sin(math.pi * x) + t * (1 - x * x) * h
+
+    am = Ansatz()
+    names = [f"lin.{n.split('.')[1]}.{n.split('.')[2]}"
+             for n in param_names(loss)]
+
+    def burgers():
+        x = torch.tensor(pts, requires_grad=True)
+        u = am(x)
+        r = derivs(u, x, 1, 1) + u * derivs(u, x, 0, 1) - nu * derivs(u, x, 0, 2)
+        return (r ** 2).mean()
+    ref_v, ref = torch_grad(am, burgers, names)
+    check("OpenCL Burgers gradient, scaled inputs + ansatz network",
+          rel(npy(g), ref), 1e-4)
+    check("OpenCL Burgers value, scaled inputs + ansatz network",
+          abs(v - ref_v) / ref_v, 1e-6)
+    # parameters before the dense layers (torch exports buffers as
+    # initializers, which physnn trains): their gradient needs the dense
+    # layers' input cotangent from the device; against the reference path,
+    # itself checked against torch above
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = MLP(2, 10, 2, "sin", 1)
+            self.scale = torch.nn.Parameter(torch.tensor([[1.0, 2.0]]))
+            self.shift = torch.nn.Parameter(torch.tensor([[0.0, -1.0]]))
+
+        def forward(self, c):
+            return self.net(c * self.scale + self.shift)
+    torch.manual_seed(rng.integers(1 << 30))
+    path = os.path.join(tmp, "cl_scaled.onnx")
+    export(Scaled(), (torch.rand(5, 2),), ["coords"], ["u"], path)
+    pts = np.stack([rng.random(500) * 2 - 1, rng.random(500)], 1)
+    grads = []
+    for d in (dev, None):
+        loss = Physnn.Loss.new(Physnn.Model.new_from_file(path))
+        loss.set_device(d)
+        loss.add_residual("pde", "u_t + u*u_x - 0.01*u_xx", [T(pts)], 1.0)
+        ok, v, g = loss.evaluate()
+        grads.append(npy(g))
+        if d is not None:
+            check("OpenCL: dense layers after trainable scaling ran on the "
+                  "device", float(loss.get_term_device(0) is None), 0)
+    n_before = sum(loss.get_tensor_size(i) for i in range(loss.get_n_tensors())
+                   if "." not in loss.get_tensor_name(i))
+    check(f"OpenCL gradient with {n_before} parameters before the dense "
+          f"layers, against the reference path", rel(grads[0], grads[1]),
+          1e-10)
     # a graph the kernels do not serve stays on the reference path
     torch.manual_seed(rng.integers(1 << 30))
     m = MLP(2, 8, 2, "tanh", 1, skip=True)
