@@ -242,7 +242,7 @@ probe_macs (PhysnnQuantPlan *self)
     gsize out_ch = l->shape[l->axis];
     for (guint k = 0; k < g->nodes->len; k++) {
       const PhysnnNode *n = g_ptr_array_index (g->nodes, k);
-      if (n->inputs[1] < 0 || n->n_inputs < 2 ||
+      if (n->n_inputs < 2 || n->inputs[1] < 0 ||
           strcmp (VAL (g, n->inputs[1])->name, l->weight) != 0 ||
           all[n->outputs[0]].comp[0] == NULL)
         continue;

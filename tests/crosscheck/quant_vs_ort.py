@@ -18,9 +18,9 @@ For each plan physnn writes the QDQ ONNX model, and
   - a float64 PyTorch forward pass with those dequantized weights (the
     fake-quantization reference) must match physnn's reference path within
     1e-6 and OpenCL within 1e-5 relative (fp32 rounding);
-  - int8 activations: ORT and physnn compute the pre-quantization values in
-    different float orders, so a value near a rounding boundary may land one
-    step apart; the test bounds the disagreement (classes, median and max).
+  - int8 activations: against ONNX Runtime operator by operator (its graph
+    optimizations fuse Q/DQ into integer kernels that depart from the QDQ
+    semantics on this CPU; the size of that departure is printed).
 Also: qinfer mode=calibrate writes a plan with progress messages on the
 bus; pinninfer runs a plan and its derivatives give the physics loss the
 objective measured.
@@ -101,8 +101,11 @@ import onnx  # noqa: E402  (Debian's; reads the QDQ files)
 from onnx import numpy_helper  # noqa: E402
 
 
-def ort_run(path, x):
-    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+def ort_run(path, x, optimize=True):
+    so = ort.SessionOptions()
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     return s.run(None, {s.get_inputs()[0].name: x})[0]
 
 
@@ -281,7 +284,7 @@ def plans(model, calib_x):
 
 
 def run_case(tmp, label, model_spec, orig_path, x, dims, kind=None,
-             module=None):
+             module=None, labels=None):
     model = (Physnn.Model.new_builtin(model_spec[8:])
              if model_spec.startswith("builtin:")
              else Physnn.Model.new_from_file(model_spec))
@@ -319,20 +322,19 @@ def run_case(tmp, label, model_spec, orig_path, x, dims, kind=None,
                 check(f"{tag}: qinfer device=auto vs ONNX Runtime",
                       rel(y_qa, y_ort), 1e-5)
             else:
-                yo = y_ort.reshape(len(x), -1)
+                # With its graph optimizations ONNX Runtime fuses Q/DQ pairs
+                # into integer kernels (on this x86 CPU u8s8 products whose
+                # int16 pair sums can saturate), which departs from the QDQ
+                # semantics; operator by operator it computes what the
+                # graph says. Compare with that, and report the fused one.
+                y_sem = ort_run(qpath, x.astype(np.float32), optimize=False)
                 for dev, y in (("cpu", y_qi), ("auto", y_qa)):
-                    y = y.reshape(len(x), -1)
-                    d = np.abs(y - yo) / np.max(np.abs(yo))
-                    check(f"{tag}: qinfer {dev} vs ONNX Runtime, median "
-                          "relative difference", float(np.median(d)), 1e-5)
-                    check(f"{tag}: qinfer {dev} vs ONNX Runtime, largest "
-                          "(one int8 step of an activation)", float(d.max()),
-                          5e-2)
-                    if yo.shape[1] > 1:
-                        check(f"{tag}: qinfer {dev} vs ONNX Runtime, share of "
-                              "differing classes",
-                              float(np.mean(y.argmax(1) != yo.argmax(1))),
-                              0.01)
+                    check(f"{tag}: qinfer {dev} vs ONNX Runtime (operator by "
+                          "operator)", rel(y, y_sem), 1e-5)
+                print(f"info {tag}: ONNX Runtime with graph optimizations "
+                      f"(fused int8 kernels) differs from its own "
+                      f"operator-by-operator result by {rel(y_ort, y_sem):.3g}"
+                      " relative", flush=True)
         elif has4:
             print(f"SKIP {tag}: ONNX Runtime cannot run int4", flush=True)
         if acts:
@@ -342,6 +344,17 @@ def run_case(tmp, label, model_spec, orig_path, x, dims, kind=None,
             ref = torch_fakequant_forward(kind, module, dq, fp16, x)
             check(f"{tag}: reference path vs float64 torch fake-quant",
                   rel(y_cpu, ref), 1e-6)
+            # the classification objective: cross-entropy and accuracy of
+            # the quantized model vs torch's on the fake-quantized module
+            obj = Physnn.QuantObjective.new_classification(
+                model, [Tf(x)], Tf(labels.astype(np.float32)))
+            ok, loss, acc = obj.evaluate(plan)
+            lt = torch.nn.functional.cross_entropy(
+                torch.from_numpy(ref), torch.from_numpy(labels)).item()
+            check(f"{tag}: objective cross-entropy vs torch", abs(loss / lt - 1),
+                  1e-6)
+            check(f"{tag}: objective accuracy vs torch",
+                  abs(acc - float(np.mean(ref.argmax(1) == labels))), 0)
             if y_ocl is not None:
                 check(f"{tag}: OpenCL vs float64 torch fake-quant",
                       rel(y_ocl, ref), 1e-5)
@@ -427,11 +440,12 @@ def main():
         run_case(tmp, "heat", "builtin:heat1d_pinn", heat_onnx, heat_x,
                  "2:512")
         xm = d["x_test"][:256]
+        ym = d["y_test"][:256]
         run_case(tmp, "mlp", d["mlp"], d["mlp"], xm, "64:256", "mlp",
-                 d["torch"]["mlp"])
+                 d["torch"]["mlp"], ym)
         xc = d["x_test"][:256].reshape(-1, 1, 8, 8)
         run_case(tmp, "cnn", d["cnn"], d["cnn"], xc, "8:8:1:256", "cnn",
-                 d["torch"]["cnn"])
+                 d["torch"]["cnn"], ym)
         plan = calibrate_element(tmp, d["mlp"], d["x_train"][:512], "64:512")
         if os.path.exists(plan) and HAVE_ORT:
             m = Physnn.Model.new_from_file(d["mlp"])

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""The quantization results of docs/quantization.md, measured.
+
+Models: the shipped PINNs (physics loss: mean squared PDE residual) and a
+small MLP and CNN trained here on sklearn's digits (accuracy). Plans:
+uniform int8, uniform int4, and NSGA-II mixed precision at <= 6.5 and
+<= 4.5 average weight bits (plus the sensitivity-greedy baseline at the
+same targets). Plans are searched on one data set and judged on another:
+digits search on 600 training images and report test accuracy (597
+images); PINNs search on 2048 Latin-hypercube collocation points and report
+the physics loss on 4096 other uniform points. Speed: bench/quant-bench on
+the given device, median of repeated runs, quantized vs float32.
+
+    meson devenv -C build-quant /usr/bin/python3 ../bench/quant_table.py \\
+        OUTDIR [--device opencl] [--rows-pinn 65536] [--rows-digits 4096]
+
+Writes OUTDIR/quant-results.json, the plans, the fronts (JSON, PNG) and
+prints the Markdown tables.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "crosscheck"))
+import quant_digits  # noqa: E402  (trains and exports before gi/onnx load)
+
+import numpy as np  # noqa: E402
+import gi  # noqa: E402
+
+gi.require_version("Physnn", "1.0")
+from gi.repository import GLib, Physnn  # noqa: E402
+
+P = Physnn.Precision
+
+
+def Tf(a):
+    a = np.ascontiguousarray(a, np.float32)
+    return Physnn.Tensor.new_from_bytes(Physnn.DType.FLOAT32, list(a.shape),
+                                        GLib.Bytes.new(a.tobytes()))
+
+
+def search(model, obj, target, seed=1):
+    base = Physnn.QuantPlan.new(model)
+    s = Physnn.QuantSearch.new(base, obj)
+    s.set_seed(seed)
+    s.set_population(24, 20)
+    s.set_target_bits(target)
+    t0 = time.time()
+    s.sensitivity()
+    s.run()
+    s.run_greedy()
+    return s, time.time() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--device", default="opencl")
+    ap.add_argument("--rows-pinn", type=int, default=65536)
+    ap.add_argument("--rows-digits", type=int, default=4096)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--bench", default=None,
+                    help="quant-bench binary (default: beside this build)")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    d = quant_digits.make(a.out, epochs=40)
+    builtins = Physnn.Model.list_builtins().split(",") if hasattr(
+        Physnn.Model, "list_builtins") else ["heat1d_pinn"]
+    builtins = [b.strip() for b in builtins]
+    models = []
+    for name in ("heat1d_pinn", "burgers_pinn"):
+        if name in builtins:
+            models.append((name, "builtin:" + name, "physics"))
+        else:
+            print(f"!! {name} is not shipped in this build: no row for it",
+                  flush=True)
+    models += [("digits_mlp", d["mlp"], "mlp"), ("digits_cnn", d["cnn"], "cnn")]
+
+    results = {"device": a.device, "models": {}}
+    for name, spec, kind in models:
+        model = (Physnn.Model.new_builtin(spec[8:]) if spec.startswith(
+            "builtin:") else Physnn.Model.new_from_file(spec))
+        if kind == "physics":
+            obj_s = Physnn.QuantObjective.new_physics(model, None, None, None)
+            rng = np.random.default_rng(123)
+            dom = model.get_metadata("physnn.domain")
+            lo_hi = [tuple(float(v) for v in part.split("=")[1].split(":"))
+                     for part in dom.split(",")]
+            pts = np.stack([rng.uniform(lo, hi, 4096) for lo, hi in lo_hi], 1)
+            obj_e = Physnn.QuantObjective.new_physics(model, None, None,
+                                                      Tf(pts))
+            rows = a.rows_pinn
+        else:
+            img = kind == "cnn"
+            xs = d["x_train"][:600]
+            xe = d["x_test"]
+            if img:
+                xs, xe = xs.reshape(-1, 1, 8, 8), xe.reshape(-1, 1, 8, 8)
+            obj_s = Physnn.QuantObjective.new_classification(
+                model, [Tf(xs)], Tf(d["y_train"][:600]))
+            obj_e = Physnn.QuantObjective.new_classification(
+                model, [Tf(xe)], Tf(d["y_test"]))
+            rows = a.rows_digits
+        ref_loss = obj_e.get_reference_loss()
+        ref_acc = obj_e.get_reference_accuracy()
+        entry = {"kind": "physics" if kind == "physics" else "accuracy",
+                 "fp32": {"loss": ref_loss,
+                          "accuracy": None if np.isnan(ref_acc) else ref_acc},
+                 "rows": []}
+        plans = []
+
+        def record(label, plan, extra=None):
+            ok, loss, acc = obj_e.evaluate(plan)
+            ok, f, b, ratio, _ = plan.estimate_compression()
+            path = os.path.join(a.out, f"{name}-{label}.json")
+            plan.save(path)
+            plans.append(path)
+            r = {"config": label, "average_bits": plan.get_average_bits(),
+                 "bytes": b, "fp32_bytes": f, "compression": ratio,
+                 "loss": loss,
+                 "loss_increase_pct": 100 * (loss - ref_loss) / ref_loss,
+                 "precisions": [plan.get_precision(i).value_nick
+                                for i in range(plan.get_n_layers())],
+                 "plan": path}
+            if not np.isnan(acc):
+                r["accuracy"] = acc
+                r["accuracy_drop_points"] = 100 * (ref_acc - acc)
+            if extra:
+                r.update(extra)
+            entry["rows"].append(r)
+            print(f"{name} {label}: {json.dumps(r)}", flush=True)
+
+        for label, prec in (("uniform-int8", P.INT8), ("uniform-int4", P.INT4)):
+            p = Physnn.QuantPlan.new(model)
+            p.set_all(prec)
+            record(label, p)
+        sens = {}
+        for target in (6.5, 4.5):
+            s, secs = search(model, obj_s, target)
+            s.save(os.path.join(a.out, f"{name}-front-{target}.json"),
+                   os.path.join(a.out, f"{name}-front-{target}.png"))
+            record(f"nsga2-{target}", s.get_best(),
+                   {"search_s": secs, "evaluations": s.get_n_evaluations()})
+            record(f"greedy-{target}", s.get_greedy_best())
+            if not sens:
+                for k, kn in ((Physnn.Sensitivity.GRADIENT, "gradient"),
+                              (Physnn.Sensitivity.HESSIAN, "hessian"),
+                              (Physnn.Sensitivity.HAWQ, "hawq")):
+                    sens[kn] = {pn: s.get_spearman(k, pv) for pn, pv in
+                                (("fp16", P.FP16), ("int8", P.INT8),
+                                 ("int4", P.INT4))}
+        entry["spearman"] = sens
+        bench = a.bench or os.path.join(os.environ.get(
+            "MESON_BUILD_ROOT", "build-quant"), "bench", "quant-bench")
+        cmd = [bench, "-m", spec, "-n", str(rows), "-d", a.device, "-r",
+               str(a.repeats)]
+        for p in plans:
+            cmd += ["-p", p]
+        try:
+            out = subprocess.run(cmd, check=True, capture_output=True,
+                                 text=True).stdout
+            speed = [json.loads(line) for line in out.splitlines() if line]
+            by_plan = {s_.get("plan"): s_ for s_ in speed}
+            for r in entry["rows"]:
+                s_ = by_plan.get(r["plan"])
+                if s_:
+                    r["measured_speedup"] = s_["measured_speedup"]
+                    r["speed_device"] = s_["device"]
+            entry["fp32_speed"] = speed[0]
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"!! speed not measured: {e}", flush=True)
+        results["models"][name] = entry
+
+    with open(os.path.join(a.out, "quant-results.json"), "w") as f:
+        json.dump(results, f, indent=1, default=float)
+
+    print("\n| model | config | avg bits | bytes | compression | "
+          "accuracy drop (points) | physics-loss increase | speed vs fp32 "
+          f"({a.device}, measured) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, e in results["models"].items():
+        for r in e["rows"]:
+            drop = (f"{r['accuracy_drop_points']:+.2f}"
+                    if "accuracy_drop_points" in r else "–")
+            inc = (f"{r['loss_increase_pct']:+.0f} %"
+                   if e["kind"] == "physics" else "–")
+            sp = (f"{r['measured_speedup']:.2f}×"
+                  if "measured_speedup" in r else "n/a")
+            print(f"| {name} | {r['config']} | {r['average_bits']:.2f} | "
+                  f"{r['bytes']} | {r['compression']:.2f}× | {drop} | {inc} |"
+                  f" {sp} |")
+    print("\n| model | proxy | Spearman fp16 | int8 | int4 |")
+    print("|---|---|---|---|---|")
+    for name, e in results["models"].items():
+        for kn, v in e["spearman"].items():
+            print(f"| {name} | {kn} | {v['fp16']:.2f} | {v['int8']:.2f} | "
+                  f"{v['int4']:.2f} |")
+
+
+main()
