@@ -67,7 +67,7 @@ run_counted (
 }
 
 static void
-print_energy (const gchar *json)
+print_energy (const gchar *json, gdouble dt)
 {
   g_autoptr (JsonParser) p = json_parser_new ();
   if (!json_parser_load_from_data (p, json, -1, NULL))
@@ -76,7 +76,8 @@ print_energy (const gchar *json)
   JsonObject *c = json_object_get_object_member (o, "counts");
   gint64 steps = json_object_get_int_member (c, "steps");
   g_print ("energy (ESTIMATES from measured counts x published energy per "
-           "operation, not measurements):\n  %" G_GINT64_FORMAT
+           "operation, not measurements):; power in real time counts "
+           "operations only, no static or idle power\n  %" G_GINT64_FORMAT
            " steps, %" G_GINT64_FORMAT " synaptic events, %" G_GINT64_FORMAT
            " dense MACs, %" G_GINT64_FORMAT " neuron updates, %" G_GINT64_FORMAT
            " spikes\n",
@@ -95,8 +96,11 @@ print_energy (const gchar *json)
       continue;
     }
     gdouble e = json_node_get_double (j);
-    g_print ("  %-11s %10.3e J  %8.3e J/step  (%s; %s)\n",
+    /* power if the network ran in real time, one step per dt */
+    g_print ("  %-11s %10.3e J  %8.3e J/step  %8.3e W in real time  (%s; "
+             "%s)\n",
         json_object_get_string_member (t, "target"), e, steps ? e / steps : NAN,
+        steps ? e / (steps * dt) : NAN,
         json_object_get_string_member (t, "source"),
         json_object_get_string_member (t, "caveat"));
   }
@@ -295,7 +299,7 @@ physnn_cmd_export (int argc, char **argv)
         counts[PHYSNN_SNN_COUNTER_DENSE_SYNOPS],
         counts[PHYSNN_SNN_COUNTER_NEURON_UPDATES],
         counts[PHYSNN_SNN_COUNTER_SPIKES]);
-    print_energy (energy);
+    print_energy (energy, dt);
     json_builder_set_member_name (b, "energy");
     json_builder_add_value (b, json_from_string (energy, NULL));
   }
