@@ -76,8 +76,8 @@ print_energy (const gchar *json, gdouble dt)
   JsonObject *c = json_object_get_object_member (o, "counts");
   gint64 steps = json_object_get_int_member (c, "steps");
   g_print ("energy (ESTIMATES from measured counts x published energy per "
-           "operation, not measurements):; power in real time counts "
-           "operations only, no static or idle power\n  %" G_GINT64_FORMAT
+           "operation, not measurements;\n  power in real time counts "
+           "operations only, no static or idle power):\n  %" G_GINT64_FORMAT
            " steps, %" G_GINT64_FORMAT " synaptic events, %" G_GINT64_FORMAT
            " dense MACs, %" G_GINT64_FORMAT " neuron updates, %" G_GINT64_FORMAT
            " spikes\n",
