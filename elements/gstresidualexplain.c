@@ -80,6 +80,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_residual_explain_debug);
 #define DEFAULT_SPIKE_THRESHOLD 5.0
 #define DEFAULT_PHYSICS_THRESHOLD 0.1
 #define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_SENSOR_MARKERS TRUE
 
 #define LOG_DECADES 4 /* adaptive log range: the maximum and 4 decades */
 #define MAX_AXES 3
@@ -124,6 +125,7 @@ enum {
   PROP_SPIKE_THRESHOLD,
   PROP_PHYSICS_THRESHOLD,
   PROP_POST_MESSAGES,
+  PROP_SENSOR_MARKERS,
 };
 
 typedef struct {
@@ -164,6 +166,7 @@ struct _GstResidualExplain {
   gdouble noise_sigma, cusum_drift, cusum_threshold, spike_threshold;
   gdouble physics_threshold;
   gboolean post_messages;
+  gboolean sensor_markers;
 
   /* set up at start */
   PhysnnPde *pde;
@@ -201,6 +204,9 @@ struct _GstResidualExplain {
 
   PhysnnAnomalyDetector *detector;
   PhysnnTensor *waterfall;
+  gdouble *marker_pos; /* the sensors at the last buffer, [S][pos_dims] */
+  gboolean *marker_flag;
+  guint n_markers;
   guint64 frame;
 };
 
@@ -681,6 +687,9 @@ unload (GstResidualExplain *self)
   g_clear_object (&self->grid_coords);
   g_clear_object (&self->detector);
   g_clear_object (&self->waterfall);
+  g_clear_pointer (&self->marker_pos, g_free);
+  g_clear_pointer (&self->marker_flag, g_free);
+  self->n_markers = 0;
   g_clear_pointer (&self->baseline_values, g_free);
   g_clear_pointer (&self->fixed_positions, g_free);
   g_clear_pointer (&self->time_name, g_free);
@@ -1365,6 +1374,14 @@ judge_sensors (GstResidualExplain *self, PhysnnDevice *device,
     gst_value_array_append_and_take_value (&regions, &x);
   }
   g_type_class_unref (ec);
+  /* for the heatmap's markers */
+  g_free (self->marker_pos);
+  g_free (self->marker_flag);
+  self->marker_pos = g_memdup2 (pos, (gsize)ns * d * sizeof (gdouble));
+  self->marker_flag = g_new (gboolean, ns);
+  for (guint k = 0; k < ns; k++)
+    self->marker_flag[k] = flag[k] != 0;
+  self->n_markers = ns;
   gst_structure_set (s, "sensors", G_TYPE_UINT, ns, "noise-sigma",
       G_TYPE_DOUBLE, physnn_anomaly_detector_get_sigma (self->detector),
       "misfit-rms", G_TYPE_DOUBLE, sqrt (ss / ns), "misfit-max", G_TYPE_DOUBLE,
@@ -1422,6 +1439,58 @@ heatmap_data (GstResidualExplain *self, PhysnnTensor *mag, const gsize *gs,
   }
   physnn_tensor_unmap (mag);
   return out;
+}
+
+/* Sensors on the picture: where a grid axis carries a sensor coordinate
+ * (axis 0 across, axis 1 upwards when it is spatial, else the top edge). */
+static void
+draw_markers (GstResidualExplain *self, PhysnnTensor *frame, guint grid_rank)
+{
+  if (!self->sensor_markers || self->n_markers == 0 || self->n_axes == 0 ||
+      self->grid_coords == NULL)
+    return;
+  g_autofree gchar *cn = coordinate_names (self->own_model);
+  g_auto (GStrv) names = g_strsplit (cn, ",", -1);
+  gint dim_of_axis[MAX_AXES] = { -1, -1, -1 };
+  for (guint c = 0, j = 0; names[c]; c++) {
+    if (is_time (self, names[c]))
+      continue;
+    for (guint a = 0; a < self->n_axes; a++)
+      if (g_strcmp0 (self->axes[a].name, names[c]) == 0)
+        dim_of_axis[a] = (gint)j;
+    j++;
+  }
+  if (dim_of_axis[0] < 0 || !(self->axes[0].hi != self->axes[0].lo))
+    return;
+  guint bar = self->colorbar + 2 < self->vid_w ? self->colorbar : 0;
+  guint img_w = bar ? self->vid_w - bar - 2 : self->vid_w;
+  gboolean plane = grid_rank >= 2 && dim_of_axis[1] >= 0 &&
+                   self->axes[1].hi != self->axes[1].lo;
+  guint8 *rgb =
+      physnn_tensor_map (frame, PHYSNN_MAP_READ | PHYSNN_MAP_WRITE, NULL);
+  for (guint k = 0; k < self->n_markers; k++) {
+    const Axis *ax = &self->axes[0];
+    gdouble fx =
+        (self->marker_pos[k * self->pos_dims + dim_of_axis[0]] - ax->lo) /
+        (ax->hi - ax->lo);
+    gdouble fy = 1.0;
+    if (plane) {
+      const Axis *ay = &self->axes[1];
+      fy = (self->marker_pos[k * self->pos_dims + dim_of_axis[1]] - ay->lo) /
+           (ay->hi - ay->lo);
+    }
+    if (!(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1))
+      continue;
+    gint cx = (gint)(fx * (img_w - 1) + 0.5);
+    gint cy = plane ? (gint)((1 - fy) * (self->vid_h - 1) + 0.5) : 2;
+    static const guint8 red[3] = { 255, 0, 0 }, cyan[3] = { 0, 255, 255 };
+    const guint8 *col = self->marker_flag[k] ? red : cyan;
+    for (gint y = cy - 2; y <= cy + 2; y++)
+      for (gint x = cx - 2; x <= cx + 2; x++)
+        if (x >= 0 && y >= 0 && x < (gint)img_w && y < (gint)self->vid_h)
+          memcpy (rgb + (gsize)y * self->vid_stride + 3 * x, col, 3);
+  }
+  physnn_tensor_unmap (frame);
 }
 
 /* A 2-D grid is drawn from the residual where it is (on an OpenCL device,
@@ -1703,6 +1772,7 @@ gst_residual_explain_process (GstPhysnnFilter *filter, GstBuffer *inbuf,
     if (!render (
             self, device, residual, stats, gs, grid_rank, outputs[0], s, error))
       goto out;
+    draw_markers (self, outputs[0], grid_rank);
   } else {
     gsize size;
     if (physnn_tensor_get_nbytes (residual) !=
@@ -1858,6 +1928,9 @@ gst_residual_explain_set_property (
     case PROP_POST_MESSAGES:
       self->post_messages = g_value_get_boolean (value);
       break;
+    case PROP_SENSOR_MARKERS:
+      self->sensor_markers = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -1948,6 +2021,9 @@ gst_residual_explain_get_property (
       break;
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_SENSOR_MARKERS:
+      g_value_set_boolean (value, self->sensor_markers);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2164,6 +2240,12 @@ gst_residual_explain_class_init (GstResidualExplainClass *klass)
           "Post a physnn-residual element message per buffer (the "
           "GstResidualMeta is attached either way)",
           DEFAULT_POST_MESSAGES, playing));
+  g_object_class_install_property (oc, PROP_SENSOR_MARKERS,
+      g_param_spec_boolean ("sensor-markers", "Sensor markers",
+          "Heatmap with sensors: mark each sensor on a grid axis of its "
+          "coordinate (a 5-pixel square; along the top edge when only x is "
+          "on the picture), red while flagged, cyan otherwise",
+          DEFAULT_SENSOR_MARKERS, playing));
 
   gst_element_class_add_static_pad_template (ec, &sink_template);
   gst_element_class_add_static_pad_template (ec, &src_template);
@@ -2215,6 +2297,7 @@ gst_residual_explain_init (GstResidualExplain *self)
   self->spike_threshold = DEFAULT_SPIKE_THRESHOLD;
   self->physics_threshold = DEFAULT_PHYSICS_THRESHOLD;
   self->post_messages = DEFAULT_POST_MESSAGES;
+  self->sensor_markers = DEFAULT_SENSOR_MARKERS;
   self->conds = g_array_new (FALSE, TRUE, sizeof (Condition));
   g_array_set_clear_func (self->conds, (GDestroyNotify)condition_clear);
   self->coord_input = -1;

@@ -372,6 +372,56 @@ GST_START_TEST (test_sensors)
 }
 GST_END_TEST;
 
+/* The same stream drawn: each sensor a 5-pixel square on the top edge at
+ * its x, cyan while healthy, red once flagged. */
+GST_START_TEST (test_sensor_markers)
+{
+  const gdouble xs[4] = { 0.1, 0.35, 0.6, 0.85 };
+  const guint W = 101, H = 20;
+  g_autofree gchar *launch = g_strdup_printf (
+      "residualexplain model=%s grid=x=0:1:21 device=cpu colorbar=0 "
+      "pde=\"u_t - 0.1*u_xx\" noise-sigma=0.01",
+      model_path);
+  GstHarness *h = gst_harness_new_parse (launch);
+  gst_harness_set_src_caps_str (h,
+      "other/tensors, format=static, num_tensors=2, "
+      "types=(string)\"float32,float32\", dimensions=(string)\"4,1:4\", "
+      "framerate=100/1");
+  g_autofree gchar *sink =
+      g_strdup_printf ("video/x-raw, format=RGB, width=%u, height=%u", W, H);
+  gst_harness_set_sink_caps_str (h, sink);
+  for (guint b = 0; b < 40; b++) {
+    gdouble t = b / 100.0;
+    gfloat readings[4], pos[4];
+    for (guint k = 0; k < 4; k++) {
+      readings[k] = (gfloat)(u_at (xs[k], t) + (k == 2 && b >= 30 ? 0.2 : 0));
+      pos[k] = (gfloat)xs[k];
+    }
+    const gfloat *data[2] = { readings, pos };
+    gsize counts[2] = { 4, 4 };
+    GstBuffer *in = tensors_buffer (2, data, counts);
+    GST_BUFFER_PTS (in) = b * GST_SECOND / 100;
+    GstBuffer *out = gst_harness_push_and_pull (h, in);
+    if (b == 10 || b == 39) {
+      GstMapInfo map;
+      gst_buffer_map (out, &map, GST_MAP_READ);
+      gsize stride = GST_ROUND_UP_4 (W * 3);
+      for (guint k = 0; k < 4; k++) {
+        guint cx = (guint)(xs[k] * (W - 1) + 0.5);
+        const guint8 *p = map.data + 2 * stride + 3 * cx;
+        gboolean red = p[0] == 255 && p[1] == 0 && p[2] == 0;
+        gboolean cyan = p[0] == 0 && p[1] == 255 && p[2] == 255;
+        fail_unless (k == 2 && b == 39 ? red : cyan,
+            "buffer %u sensor %u: %u,%u,%u", b, k, p[0], p[1], p[2]);
+      }
+      gst_buffer_unmap (out, &map);
+    }
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Attributions to the coordinates: integrated gradients from the zero
  * baseline in closed form, the completeness delta, saliency. */
 GST_START_TEST (test_attributions)
@@ -539,6 +589,7 @@ residualexplain_suite (void)
   tcase_add_test (tc, test_conditions);
   tcase_add_test (tc, test_heatmap);
   tcase_add_test (tc, test_sensors);
+  tcase_add_test (tc, test_sensor_markers);
   tcase_add_test (tc, test_attributions);
   tcase_add_test (tc, test_deeponet_sensors);
   tcase_add_test (tc, test_user_errors);
