@@ -254,6 +254,8 @@ physnn_cmd_export (int argc, char **argv)
   }
 
   g_autoptr (PhysnnTensor) reference = NULL;
+  /* the output spikes that go with the exported weights */
+  g_autoptr (PhysnnTensor) exported_out = NULL;
   if (input) {
     guint64 counts[PHYSNN_SNN_N_COUNTERS] = { 0 };
     reference = run_counted (net, input, counts, &error);
@@ -267,11 +269,11 @@ physnn_cmd_export (int argc, char **argv)
         "output neuron) spikes, against snninfer's float run of the "
         "unfitted network");
     if (target != net) {
-      g_autoptr (PhysnnTensor) fitted =
-          physnn_neuro_net_run (target, NULL, input, &error);
+      PhysnnTensor *fitted = physnn_neuro_net_run (target, NULL, input, &error);
       if (fitted == NULL)
         return fail (error);
       gdouble a = physnn_spike_agreement (reference, fitted);
+      exported_out = fitted;
       g_print ("spike agreement, float run before vs after fitting: %.4f\n", a);
       json_builder_set_member_name (b, "fitted_float");
       json_builder_add_double_value (b, a);
@@ -324,7 +326,8 @@ physnn_cmd_export (int argc, char **argv)
     if (!want[f])
       continue;
     g_autofree gchar *path = g_strconcat (output, suffixes[f], NULL);
-    if (!physnn_neuro_net_export (target, f, path, input, reference, &error)) {
+    if (!physnn_neuro_net_export (target, f, path, input,
+            exported_out ? exported_out : reference, &error)) {
       g_prefix_error (&error, "%s export: ", format_names[f]);
       return fail (error);
     }
