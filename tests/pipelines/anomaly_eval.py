@@ -25,6 +25,8 @@ Targets (issue 4): detection >= 95 % within 10 buffers, false alarms
 JSON with --json.
 
 usage: anomaly_eval.py [--episodes N] [--buffers N] [--json FILE]
+       [--noise SIGMA] [--drift RATE] [--amplitude RATE] [--kinds stuck,drift,source]
+       [--no-targets]      (sweeps of smaller faults: report, do not fail)
 """
 import argparse
 import json
@@ -44,7 +46,7 @@ POSITIONS = [(i + 1) / (N_SENSORS + 1) for i in range(N_SENSORS)]
 WIDTH = 0.05
 
 
-def episode(kind, seed, rng, n_buffers, device):
+def episode(kind, seed, rng, n_buffers, device, noise, drift, amplitude):
     onset = round(rng.uniform(0.2, 0.6) * FPS) / FPS
     sensor = int(rng.integers(0, N_SENSORS))
     fault = f"fault={kind} fault-start={onset}"
@@ -52,15 +54,15 @@ def episode(kind, seed, rng, n_buffers, device):
         fault += f" fault-sensor={sensor}"
         marked = {sensor}
     elif kind == "drift":
-        fault += f" fault-sensor={sensor} fault-magnitude=0.5"
+        fault += f" fault-sensor={sensor} fault-magnitude={drift}"
         marked = {sensor}
     else:
         sx = POSITIONS[sensor] + rng.uniform(-WIDTH, WIDTH)
-        fault += (f" source-x={sx:.6f} source-start={onset} source-amplitude=2"
+        fault += (f" source-x={sx:.6f} source-start={onset} source-amplitude={amplitude}"
                   f" source-width={WIDTH}")
         marked = {i for i, x in enumerate(POSITIONS) if abs(x - sx) <= 2 * WIDTH}
     desc = (f"pdesrc pde=heat-1d sensors={N_SENSORS} outputs=sensors+positions "
-            f"noise-sigma=0.005 seed={seed} framerate={FPS}/1 "
+            f"noise-sigma={noise} seed={seed} framerate={FPS}/1 "
             f"num-buffers={n_buffers} {fault} ! residualexplain device={device} "
             f"model=builtin:heat1d-pinn grid=x=0:1:32 pde=\"u_t - 0.1*u_xx\" "
             f"top-k=0 ! fakesink")
@@ -98,20 +100,30 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--json")
+    ap.add_argument("--noise", type=float, default=0.005,
+                    help="sensor noise sigma (field units)")
+    ap.add_argument("--drift", type=float, default=0.5,
+                    help="drift rate (field units per second)")
+    ap.add_argument("--amplitude", type=float, default=2.0,
+                    help="heat source peak rate (field units per second)")
+    ap.add_argument("--kinds", default="stuck,drift,source")
+    ap.add_argument("--no-targets", action="store_true",
+                    help="report only (for sweeps below the targets' sizes)")
     args = ap.parse_args()
     Gst.init(None)
     rng = np.random.default_rng(args.seed)
     results = {}
     ok = True
     t0 = time.time()
-    for kind in ("stuck", "drift", "source"):
+    for kind in args.kinds.split(","):
         detected, delays = 0, []
         pre_flags = pre_cells = pre_buffers = pre_buffer_flags = 0
         post_other = post_other_cells = 0
         buffers = 0
         for e in range(args.episodes):
             flags, onset, marked = episode(kind, 1000 * e + 17, rng, args.buffers,
-                                           args.device)
+                                           args.device, args.noise, args.drift,
+                                           args.amplitude)
             buffers += len(flags)
             pre = flags[:onset]
             pre_flags += int(pre.sum())
@@ -138,16 +150,20 @@ def main():
         }
         results[kind] = r
         good = r["detection_rate_10"] >= 0.95 and r["false_alarm_rate_buffer"] <= 0.01
-        ok &= good
+        ok &= good or args.no_targets
         print(f"{'ok  ' if good else 'FAIL'} {kind}: {buffers} buffers, detected "
               f"{100 * r['detection_rate_10']:.1f} % within 10 buffers (mean delay "
-              f"{r['mean_delay_buffers']}, max {r['max_delay_buffers']}), false "
+              f"{(r['mean_delay_buffers'] or float('nan')):.1f}, max "
+              f"{r['max_delay_buffers']}), false "
               f"alarms {100 * r['false_alarm_rate_buffer']:.2f} % of buffers, "
               f"{100 * r['false_alarm_rate_sensor_buffer']:.3f} % of sensor-buffers; "
               f"unmarked sensors flagged after onset "
               f"{100 * r['unmarked_flag_rate_after_onset']:.2f} %", flush=True)
     results["seconds"] = time.time() - t0
     results["device"] = args.device
+    results["noise_sigma"] = args.noise
+    results["drift_rate"] = args.drift
+    results["source_amplitude"] = args.amplitude
     if args.json:
         with open(args.json + ".tmp", "w") as f:
             json.dump(results, f, indent=1)
