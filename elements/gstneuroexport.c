@@ -435,10 +435,20 @@ finish (GstNeuroExport *self, gboolean early)
         (NULL));
 
   g_autoptr (PhysnnTensor) in = NULL, out = NULL;
-  if (self->in_rec && physnn_spike_record_get_n_steps (self->in_rec) > 0)
-    in = physnn_spike_record_to_dense (self->in_rec, NULL);
-  if (self->out_rec && physnn_spike_record_get_n_steps (self->out_rec) > 0)
-    out = physnn_spike_record_to_dense (self->out_rec, NULL);
+  PhysnnSpikeRecord *recs[2] = { self->in_rec, self->out_rec };
+  PhysnnTensor **dense[2] = { &in, &out };
+  for (guint k = 0; k < 2; k++) {
+    if (recs[k] == NULL || physnn_spike_record_get_n_steps (recs[k]) == 0)
+      continue;
+    g_autoptr (GError) error = NULL;
+    *dense[k] = physnn_spike_record_to_dense (recs[k], &error);
+    if (*dense[k] == NULL)
+      GST_ELEMENT_WARNING (self, STREAM, FAILED,
+          ("The recorded %s spikes are too long for the PyNN and JSON "
+           "exports; those carry none (the record-location file keeps them)",
+              k ? "output" : "input"),
+          ("%s", error->message));
+  }
 
   if (!self->is_input &&
       (self->formats & (GST_NEURO_EXPORT_PYNN | GST_NEURO_EXPORT_SPIKE_JSON)))

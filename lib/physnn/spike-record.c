@@ -20,7 +20,7 @@
 
 #define MAX_HEADER 65536
 #define RECORD 12
-#define MAX_DENSE (G_GUINT64_CONSTANT (1) << 31)
+#define MAX_DENSE (G_GUINT64_CONSTANT (1) << 28) /* 256 MiB of uint8 */
 
 struct _PhysnnSpikeRecord {
   GObject parent;
@@ -173,16 +173,17 @@ physnn_spike_record_get_dt (PhysnnSpikeRecord *self)
  * @error: return location for a #GError
  *
  * Returns: (transfer full): the spikes as uint8 [steps][neurons], or %NULL
- *   when the record is empty or too large to hold densely (2^31 values)
+ *   when the record is empty or too large to hold densely (2^28 values)
  */
 PhysnnTensor *
 physnn_spike_record_to_dense (PhysnnSpikeRecord *self, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_SPIKE_RECORD (self), NULL);
-  if (self->steps == 0 || self->steps * self->neurons > MAX_DENSE) {
+  /* divided, not multiplied: claimed sizes must not overflow */
+  if (self->steps == 0 || self->steps > MAX_DENSE / self->neurons) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
         "a record of %" G_GUINT64_FORMAT " steps × %" G_GSIZE_FORMAT
-        " neurons cannot be made dense (empty, or more than 2^31 values)",
+        " neurons cannot be made dense (empty, or more than 2^28 values)",
         self->steps, self->neurons);
     return NULL;
   }
@@ -278,12 +279,38 @@ get_uint (JsonObject *o, const gchar *name, guint64 max, guint64 *v,
 PhysnnSpikeRecord *
 physnn_spike_record_load (const gchar *path, GError **error)
 {
-  g_autofree gchar *data = NULL;
+  gchar *data = NULL;
   gsize len = 0;
   GError *local = NULL;
   if (!g_file_get_contents (path, &data, &len, &local)) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_IO, "%s", local->message);
     g_error_free (local);
+    return NULL;
+  }
+  g_autoptr (GBytes) bytes = g_bytes_new_take (data, len);
+  return physnn_spike_record_load_from_bytes (bytes, path, error);
+}
+
+/**
+ * physnn_spike_record_load_from_bytes:
+ * @bytes: the contents of a physnn-aer file
+ * @label: a name for messages (the file name)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the record, or %NULL with @error naming @label
+ *   and the bad field or record
+ */
+PhysnnSpikeRecord *
+physnn_spike_record_load_from_bytes (
+    GBytes *bytes, const gchar *label, GError **error)
+{
+  gsize len = 0;
+  const gchar *data = g_bytes_get_data (bytes, &len);
+  const gchar *path = label ? label : "(memory)";
+  GError *local = NULL;
+  if (data == NULL || len == 0) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT,
+        "%s: empty, not a physnn-aer file", path);
     return NULL;
   }
   const gchar *nl = memchr (data, '\n', MIN (len, MAX_HEADER));

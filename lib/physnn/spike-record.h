@@ -16,6 +16,8 @@ G_DECLARE_FINAL_TYPE (
 
 PhysnnSpikeRecord *physnn_spike_record_new (gsize neurons, gdouble dt);
 PhysnnSpikeRecord *physnn_spike_record_load (const gchar *path, GError **error);
+PhysnnSpikeRecord *physnn_spike_record_load_from_bytes (
+    GBytes *bytes, const gchar *label, GError **error);
 gboolean physnn_spike_record_append (
     PhysnnSpikeRecord *self, PhysnnTensor *spikes, GError **error);
 gboolean physnn_spike_record_save (
