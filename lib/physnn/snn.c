@@ -859,6 +859,10 @@ physnn_snn_new (PhysnnNirGraph *graph, GError **error)
     return NULL;
   }
   classify (self);
+  /* sources of back edges: their previous step starts at zero */
+  for (guint i = 0; i < self->ops->len; i++)
+    if (OP (self, i)->needs_prev)
+      OP (self, i)->prev = vector_f32 (MAX (OP (self, i)->n_out, 1), 0);
   /* the initial state (v = v_leak for leaky neurons) */
   physnn_snn_reset (self);
   return self;
