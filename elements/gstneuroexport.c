@@ -247,6 +247,16 @@ out:
   return ok;
 }
 
+/* A pass-through: what comes in goes out in the same form (address events
+ * stay events; dense trains stay dense, or become events downstream asks). */
+static gboolean
+gst_neuro_export_get_output_info (GstPhysnnFilter *filter,
+    const GstPhysnnTensorsInfo *in, GstPhysnnTensorsInfo *out, GError **error)
+{
+  memcpy (out, in, sizeof *out);
+  return TRUE;
+}
+
 static gboolean
 gst_neuro_export_setup (GstPhysnnFilter *filter, const GstPhysnnTensorsInfo *in,
     const GstPhysnnTensorsInfo *out, GError **error)
@@ -791,6 +801,8 @@ gst_neuro_export_class_init (GstNeuroExportClass *klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_neuro_export_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_neuro_export_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_neuro_export_sink_event);
+  filter_class->get_output_info =
+      GST_DEBUG_FUNCPTR (gst_neuro_export_get_output_info);
   filter_class->setup = GST_DEBUG_FUNCPTR (gst_neuro_export_setup);
   filter_class->process = GST_DEBUG_FUNCPTR (gst_neuro_export_process);
 }

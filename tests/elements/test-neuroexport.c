@@ -9,6 +9,7 @@
 
 #include "gstenergymeta.h"
 #include "gstsnnmeta.h"
+#include "gstspikeevents.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -456,6 +457,63 @@ GST_START_TEST (test_errors)
 }
 GST_END_TEST;
 
+/* Address events in, the same events out, and the same counts as the
+ * dense form of the same spikes. */
+GST_START_TEST (test_spike_events)
+{
+  g_autofree gchar *model = write_net ("ev.nir", "LIF");
+  guint64 synops[2];
+  GRand *r = g_rand_new_with_seed (21);
+  guint8 d[STEPS * N_IN];
+  gst_buffer_unref (spikes (r, 0.3, d));
+  g_rand_free (r);
+  for (guint k = 0; k < 2; k++) {
+    GstHarness *h = harness (NULL, "model", model, "formats", 0, NULL);
+    GstBuffer *in;
+    if (k == 0) {
+      gst_harness_set_src_caps_str (h, input_caps);
+      in = gst_buffer_new_memdup (d, sizeof d);
+    } else {
+      gst_harness_set_src_caps_str (h,
+          "application/x-spike-events, neurons=(int)20, steps=(int)10, "
+          "polarity=(boolean)false, framerate=(fraction)100/1");
+      guint64 n;
+      in = gst_buffer_new ();
+      gst_buffer_append_memory (in,
+          gst_spike_events_encode (d, STEPS, 1, N_IN, 0, GST_SECOND / 100, &n));
+      GST_BUFFER_PTS (in) = 0;
+      GST_BUFFER_DURATION (in) = GST_SECOND / 100;
+    }
+    GstMapInfo im;
+    gst_buffer_map (in, &im, GST_MAP_READ);
+    GBytes *sent = g_bytes_new (im.data, im.size);
+    gst_buffer_unmap (in, &im);
+    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull (h);
+    GstMapInfo om;
+    gst_buffer_map (out, &om, GST_MAP_READ);
+    gsize n_sent;
+    const guint8 *ps = g_bytes_get_data (sent, &n_sent);
+    gsize first = 0;
+    while (first < MIN (om.size, n_sent) && om.data[first] == ps[first])
+      first++;
+    fail_unless (om.size == n_sent && first == n_sent,
+        "form %u: output (%" G_GSIZE_FORMAT " bytes) differs from input (%"
+        G_GSIZE_FORMAT ") from byte %" G_GSIZE_FORMAT, k, om.size, n_sent,
+        first);
+    gst_buffer_unmap (out, &om);
+    g_bytes_unref (sent);
+    GstEnergyMeta *m = gst_buffer_get_energy_meta (out);
+    fail_unless (m != NULL);
+    synops[k] = m->synops;
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+  fail_unless (synops[0] > 0);
+  fail_unless_equals_uint64 (synops[0], synops[1]);
+}
+GST_END_TEST;
+
 /* neuroexport on the network's input (it runs the network) and after
  * snninfer (it reads snninfer's GstSnnMeta) counts the same work. */
 GST_START_TEST (test_both_sides_of_snninfer)
@@ -564,6 +622,7 @@ neuroexport_suite (void)
   tcase_add_test (tc, test_energy_follows_rate);
   tcase_add_test (tc, test_early_stop);
   tcase_add_test (tc, test_output_role);
+  tcase_add_test (tc, test_spike_events);
   tcase_add_test (tc, test_both_sides_of_snninfer);
   tcase_add_test (tc, test_errors);
   return s;
