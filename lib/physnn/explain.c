@@ -185,32 +185,33 @@ physnn_residual_stats_init (PhysnnResidualStats *self)
 {
 }
 
+/* Is m[i] (at grid index idx, x fastest) above its neighbours within one
+ * step along every axis? The x neighbours are compared first: in a smooth
+ * field most points fail there. */
 static gboolean
-is_local_max (const gfloat *m, gsize i, const gsize *dims, guint rank)
+is_local_max (const gfloat *m, gsize i, const gsize *idx, const gsize *dims,
+    const gsize *stride)
 {
-  /* neighbours within one step along every grid axis (x fastest) */
-  gsize idx[3] = { 0, 0, 0 }, rem = i, stride[3] = { 1, 1, 1 };
-  for (guint a = 0; a < rank; a++) {
-    idx[a] = rem % dims[a];
-    rem /= dims[a];
-    stride[a] = a ? stride[a - 1] * dims[a - 1] : 1;
-  }
   gint lo[3], hi[3];
   for (guint a = 0; a < 3; a++) {
-    lo[a] = a < rank && idx[a] > 0 ? -1 : 0;
-    hi[a] = a < rank && idx[a] + 1 < dims[a] ? 1 : 0;
+    lo[a] = idx[a] > 0 ? -1 : 0;
+    hi[a] = idx[a] + 1 < dims[a] ? 1 : 0;
   }
+  const gfloat v = m[i];
+  /* ties go to the lower index so a plateau gives one hotspot */
+  if ((lo[0] && m[i - 1] >= v) || (hi[0] && m[i + 1] > v))
+    return FALSE;
   for (gint dz = lo[2]; dz <= hi[2]; dz++)
-    for (gint dy = lo[1]; dy <= hi[1]; dy++)
+    for (gint dy = lo[1]; dy <= hi[1]; dy++) {
+      if (!dy && !dz)
+        continue;
+      gssize row = dy * (gssize)stride[1] + dz * (gssize)stride[2];
       for (gint dx = lo[0]; dx <= hi[0]; dx++) {
-        if (!dx && !dy && !dz)
-          continue;
-        gsize j = i + dx * (gssize)stride[0] + dy * (gssize)stride[1] +
-                  dz * (gssize)stride[2];
-        /* ties go to the lower index so a plateau gives one hotspot */
-        if (m[j] > m[i] || (m[j] == m[i] && j < i))
+        gsize j = i + row + dx;
+        if (m[j] > v || (m[j] == v && j < i))
           return FALSE;
       }
+    }
   return TRUE;
 }
 
@@ -347,11 +348,22 @@ physnn_residual_stats_new (PhysnnTensor *residual, guint top_k,
   /* hotspots: the top_k local maxima, kept sorted (descending) */
   self->hot_index = g_new0 (gsize, MAX (top_k, 1));
   self->hot_value = g_new0 (gdouble, MAX (top_k, 1));
+  gsize idx[3] = { 0, 0, 0 }, gd[3] = { 1, 1, 1 };
+  for (guint a = 0; a < grid_rank; a++)
+    gd[a] = dims[a];
+  gsize stride[3] = { 1, gd[0], gd[0] * gd[1] };
   for (gsize p = 0; p < n && top_k > 0; p++) {
+    if (p > 0 && ++idx[0] == gd[0]) { /* the grid index of p, carried */
+      idx[0] = 0;
+      if (++idx[1] == gd[1]) {
+        idx[1] = 0;
+        idx[2]++;
+      }
+    }
     if (mag[p] < 0 ||
         (self->n_hot == top_k && mag[p] <= self->hot_value[top_k - 1]))
       continue;
-    if (!is_local_max (mag, p, dims, grid_rank))
+    if (!is_local_max (mag, p, idx, gd, stride))
       continue;
     guint pos = self->n_hot < top_k ? self->n_hot++ : top_k - 1;
     while (pos > 0 && self->hot_value[pos - 1] < mag[p]) {
