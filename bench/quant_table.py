@@ -67,10 +67,9 @@ def main():
                     help="quant-bench binary (default: beside this build)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    d = quant_digits.make(a.out, epochs=40)
-    builtins = Physnn.Model.list_builtins().split(",") if hasattr(
-        Physnn.Model, "list_builtins") else ["heat1d_pinn"]
-    builtins = [b.strip() for b in builtins]
+    d = quant_digits.make(a.out, epochs=40, reuse=True)
+    builtins = [b.strip().replace("builtin:", "").replace("-", "_")
+                for b in Physnn.Model.list_builtins().split(",")]
     models = []
     for name in ("heat1d_pinn", "burgers_pinn"):
         if name in builtins:

