@@ -61,10 +61,22 @@ make_net (const gsize *sizes, guint n, const gchar *last_type, gdouble gain,
     g_autoptr (PhysnnTensor) rr = filled (sizes[k], 10);
     g_autoptr (PhysnnTensor) zero = filled (sizes[k], 0);
     g_autoptr (PhysnnTensor) one = filled (sizes[k], 1);
-    physnn_nir_graph_set_param (g, l, "tau", tau);
-    physnn_nir_graph_set_param (g, l, "r", rr);
-    physnn_nir_graph_set_param (g, l, "v_leak", zero);
-    if (strcmp (type, "LIF") == 0) {
+    if (strcmp (type, "IF") == 0) {
+      g_autoptr (PhysnnTensor) r_if = filled (sizes[k], 200);
+      physnn_nir_graph_set_param (g, l, "r", r_if);
+    } else if (g_str_has_prefix (type, "Cuba")) {
+      g_autoptr (PhysnnTensor) ts = filled (sizes[k], 0.005);
+      g_autoptr (PhysnnTensor) r_c = filled (sizes[k], 20);
+      physnn_nir_graph_set_param (g, l, "tau_mem", tau);
+      physnn_nir_graph_set_param (g, l, "tau_syn", ts);
+      physnn_nir_graph_set_param (g, l, "r", r_c);
+      physnn_nir_graph_set_param (g, l, "v_leak", zero);
+    } else {
+      physnn_nir_graph_set_param (g, l, "tau", tau);
+      physnn_nir_graph_set_param (g, l, "r", rr);
+      physnn_nir_graph_set_param (g, l, "v_leak", zero);
+    }
+    if (g_str_has_suffix (type, "IF")) {
       physnn_nir_graph_set_param (g, l, "v_threshold", one);
       physnn_nir_graph_set_param (g, l, "v_reset", zero);
     }
@@ -266,14 +278,59 @@ test_fit (void)
   }
 }
 
+/* Agreement allowing a spike to move by one step. */
+static gdouble
+agreement_pm1 (PhysnnTensor *a, PhysnnTensor *b)
+{
+  gsize n, steps = physnn_tensor_get_dim (a, 0),
+           w = physnn_tensor_get_dim (a, 1);
+  g_autofree gdouble *x = physnn_tensor_to_doubles (a, &n);
+  g_autofree gdouble *y = physnn_tensor_to_doubles (b, &n);
+  gdouble hit = 0, tot = 0;
+  for (gsize t = 0; t < steps; t++)
+    for (gsize j = 0; j < w; j++) {
+      for (guint k = 0; k < 2; k++) {
+        const gdouble *p = k ? y : x, *q = k ? x : y;
+        if (p[t * w + j] == 0)
+          continue;
+        tot++;
+        gboolean near = q[t * w + j] != 0 ||
+                        (t > 0 && q[(t - 1) * w + j] != 0) ||
+                        (t + 1 < steps && q[(t + 1) * w + j] != 0);
+        hit += near;
+      }
+    }
+  return tot > 0 ? hit / tot : 1.0;
+}
+
 /* The Loihi fixed-point simulation (what the NetX file describes) against
- * the float engine on a single layer, where quantization cannot cascade:
- * measured 0.93-0.99 on these seeds; the bound leaves room. */
+ * the float engine on a single layer, where quantization cannot cascade.
+ * Measured on these seeds: LIF 0.95-0.97, IF 0.95 on the step; CubaLIF
+ * 0.41 on the step but 0.87 within ±1 step (Loihi adds a step's current
+ * to v in the same step, NIR's exact solution spreads it). The bounds
+ * leave room. */
 static void
 test_loihi (void)
 {
   g_autoptr (GError) error = NULL;
   const gsize one[] = { 40, 50 };
+  const gchar *types[] = { "IF", "CubaLIF" };
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr (PhysnnNirGraph) g = make_net (one, 2, types[i], 2, 4);
+    g_autoptr (PhysnnNeuroNet) net = physnn_neuro_net_new (g, 1e-3, &error);
+    g_assert_no_error (error);
+    g_autoptr (PhysnnTensor) x = bernoulli (500, 40, 0.1, 4);
+    g_autoptr (PhysnnTensor) f = physnn_neuro_net_run (net, NULL, x, &error);
+    g_assert_no_error (error);
+    g_autoptr (PhysnnTensor) q = physnn_neuro_net_run_loihi (net, x, &error);
+    g_assert_no_error (error);
+    gdouble a = physnn_spike_agreement (f, q), a1 = agreement_pm1 (f, q);
+    g_test_message ("%s: %.0f float spikes, %.0f Loihi spikes, agreement "
+                    "%.4f on the step, %.4f within +-1 step",
+        types[i], total (f), total (q), a, a1);
+    g_assert_cmpfloat (total (f), >, 100);
+    g_assert_cmpfloat (i == 0 ? a : a1, >=, i == 0 ? 0.85 : 0.75);
+  }
   for (guint seed = 1; seed <= 3; seed++) {
     g_autoptr (PhysnnNirGraph) g = make_net (one, 2, "LIF", 2, seed);
     g_autoptr (PhysnnNeuroNet) net = physnn_neuro_net_new (g, 1e-3, &error);
