@@ -498,9 +498,10 @@ GST_START_TEST (test_spike_events)
     while (first < MIN (om.size, n_sent) && om.data[first] == ps[first])
       first++;
     fail_unless (om.size == n_sent && first == n_sent,
-        "form %u: output (%" G_GSIZE_FORMAT " bytes) differs from input (%"
-        G_GSIZE_FORMAT ") from byte %" G_GSIZE_FORMAT, k, om.size, n_sent,
-        first);
+        "form %u: output (%" G_GSIZE_FORMAT
+        " bytes) differs from input (%" G_GSIZE_FORMAT
+        ") from byte %" G_GSIZE_FORMAT,
+        k, om.size, n_sent, first);
     gst_buffer_unmap (out, &om);
     g_bytes_unref (sent);
     GstEnergyMeta *m = gst_buffer_get_energy_meta (out);
