@@ -440,6 +440,69 @@ GST_START_TEST (test_save_learned)
 }
 GST_END_TEST;
 
+/* Audio: channels are inputs, frames-per-tensor frames are steps; gray
+ * video: pixels are inputs (as their integer values), a frame is a step. */
+GST_START_TEST (test_media)
+{
+  g_autoptr (PhysnnDevice) cpu = physnn_device_new ("cpu", NULL);
+  GstHarness *h = harness (make ("frames-per-tensor", 25, NULL));
+  gst_harness_set_src_caps_str (h,
+      "audio/x-raw, format=F32LE, "
+      "layout=interleaved, rate=1000, channels=12");
+  g_autoptr (PhysnnSnn) ref = reference ();
+  for (guint b = 0; b < 2; b++) {
+    gfloat a[STEPS * N_IN];
+    guint8 sp[STEPS * N_IN];
+    fill_spikes (sp, sizeof sp, 60 + b);
+    for (guint k = 0; k < STEPS * N_IN; k++)
+      a[k] = sp[k] * 0.8f;
+    GstBuffer *in = gst_buffer_new_memdup (a, sizeof a);
+    GST_BUFFER_PTS (in) = b * 25 * GST_MSECOND;
+    GST_BUFFER_DURATION (in) = 25 * GST_MSECOND;
+    GstBuffer *out = gst_harness_push_and_pull (h, in);
+    gsize shape[2] = { STEPS, N_IN };
+    g_autoptr (PhysnnTensor) x =
+        physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 2, shape);
+    memcpy (physnn_tensor_map (x, PHYSNN_MAP_WRITE, NULL), a, sizeof a);
+    physnn_tensor_unmap (x);
+    g_autoptr (PhysnnTensor) want =
+        physnn_snn_run_new (ref, cpu, x, STEPS, PHYSNN_SNN_RECORD_OUTPUT, NULL);
+    const gfloat *w = physnn_tensor_map (want, PHYSNN_MAP_READ, NULL);
+    GstMapInfo map;
+    fail_unless (gst_buffer_map (out, &map, GST_MAP_READ));
+    fail_unless_equals_int (map.size, STEPS * N_OUT);
+    for (guint k = 0; k < STEPS * N_OUT; k++)
+      fail_unless_equals_int (map.data[k], w[k] != 0.0f);
+    gst_buffer_unmap (out, &map);
+    physnn_tensor_unmap (want);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+
+  /* a 4x3 GRAY8 frame of 0/1 pixels: one step */
+  h = harness (make ("output", 2 /* values */, NULL));
+  gst_harness_set_src_caps_str (h, "video/x-raw, format=GRAY8, width=4, "
+                                   "height=3, framerate=30/1");
+  g_autoptr (PhysnnSnn) ref2 = reference ();
+  guint8 frame[N_IN] = { 1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0 };
+  GstBuffer *out = gst_harness_push_and_pull (
+      h, gst_buffer_new_memdup (frame, sizeof frame));
+  gsize shape[2] = { 1, N_IN };
+  g_autoptr (PhysnnTensor) x = physnn_tensor_new (PHYSNN_DTYPE_UINT8, 2, shape);
+  memcpy (physnn_tensor_map (x, PHYSNN_MAP_WRITE, NULL), frame, N_IN);
+  physnn_tensor_unmap (x);
+  g_autoptr (PhysnnTensor) want =
+      physnn_snn_run_new (ref2, cpu, x, 1, PHYSNN_SNN_RECORD_OUTPUT, NULL);
+  fail_unless_equals_int (gst_buffer_get_size (out), N_OUT * 4);
+  fail_unless (
+      gst_buffer_memcmp (out, 0,
+          physnn_tensor_map (want, PHYSNN_MAP_READ, NULL), N_OUT * 4) == 0);
+  physnn_tensor_unmap (want);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 /* Sets up an element without a harness and returns the error posted. */
 static gchar *
 start_error (GstElement *e, const gchar *caps)
@@ -579,6 +642,7 @@ snninfer_suite (void)
   tcase_add_test (tc, test_events);
   tcase_add_test (tc, test_rates_membrane_hold);
   tcase_add_test (tc, test_save_learned);
+  tcase_add_test (tc, test_media);
   tcase_add_test (tc, test_user_errors);
   return s;
 }
