@@ -2091,6 +2091,8 @@ physnn_nir_graph_save (PhysnnNirGraph *self, const gchar *path, GError **error)
     return FALSE;
   }
   g_close (fd, NULL);
+  /* mkstemp makes 0600; a NIR file is meant to be read by other tools */
+  g_chmod (tmpl, 0644);
 
   SavedAuto saved;
   gboolean ok = FALSE;
