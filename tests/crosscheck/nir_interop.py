@@ -2,11 +2,11 @@
 """NIR interoperability with the reference packages (PyPI, in the build's
 venv on Debian's PyTorch):
 
-1. A network trained-shape in snnTorch (Linear -> Leaky -> Linear ->
-   Synaptic, reset to zero without delay, as snnTorch's own NIR import
-   builds it) exported with snnTorch's export_to_nir and written by the
-   `nir` package runs in physnn with dt = 1e-4 and semi-implicit
-   integration (the mapping docs/snn.md gives) and spikes exactly as
+1. Networks built in snnTorch (Linear -> Leaky -> Linear -> Synaptic, and
+   a recurrent RLeaky, reset to zero without delay, as snnTorch's own NIR
+   import builds them) exported with snnTorch's export_to_nir and written
+   by the `nir` package run in physnn with dt = 1e-4 and semi-implicit
+   integration (the mapping docs/snn.md gives) and spike exactly as
    snnTorch's forward pass, step for step.
 2. Graphs built and written by the `nir` package with every node type
    physnn runs (Conv2d, SumPool2d, AvgPool2d, Flatten, Affine, Linear,
@@ -116,6 +116,50 @@ def snntorch_case(devs):
               "%d output spikes here, %d in snnTorch over %d neuron-steps%s" %
               (y.sum(), ref.sum(), ref.size,
                "" if len(diff) == 0 else "; first difference at step %d" % diff[0][0]))
+
+
+def snntorch_recurrent_case(devs):
+    """snnTorch's RLeaky (all-to-all recurrent weights on the previous
+    step's spikes) exported as a LIF node and an Affine in a cycle: the
+    cycle's edge carries the previous step, as snnTorch computes."""
+    import snntorch as snn
+    from snntorch import utils
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(1)
+    n_in, n_h, n_out, steps = 20, 30, 5, 400
+    net = torch.nn.Sequential(
+        torch.nn.Linear(n_in, n_h),
+        snn.RLeaky(beta=torch.full((n_h,), 0.85), linear_features=n_h,
+                   threshold=torch.ones(n_h), init_hidden=True,
+                   reset_mechanism="zero", reset_delay=False),
+        torch.nn.Linear(n_h, n_out),
+        snn.Leaky(beta=torch.full((n_out,), 0.9), threshold=torch.ones(n_out),
+                  init_hidden=True, reset_mechanism="zero", reset_delay=False,
+                  output=False))
+    with torch.no_grad():
+        net[0].weight.mul_(3)
+        net[1].recurrent.weight.mul_(2)
+        net[2].weight.mul_(3)
+    g = export_to_nir(net, torch.zeros(1, n_in), ignore_dims=[0])
+    path = os.path.join(tmp, "rleaky.nir")
+    nir.write(path, g)
+    x = (np.random.default_rng(3).random((steps, n_in)) < 0.2).astype(np.float32)
+    utils.reset(net)
+    ref = []
+    with torch.no_grad():
+        for t in range(steps):
+            ref.append(net(torch.from_numpy(x[t])[None]).numpy()[0])
+    ref = np.array(ref) != 0
+    for dev in devs:
+        snn_, y = run(path, x, dev, dt=1e-4,
+                      integration=Physnn.SnnIntegration.SEMI_IMPLICIT)
+        y = y != 0
+        check("snnTorch RLeaky (recurrent) export %s" % dev.get_name(),
+              np.array_equal(y, ref) and ref.sum() > 50
+              and "previous step" in snn_.describe(),
+              "%d output spikes here, %d in snnTorch, %d differ" %
+              (y.sum(), ref.sum(), (y != ref).sum()))
 
 
 def conv_case(devs):
@@ -334,6 +378,7 @@ def main():
     devs = devices()
     if HAVE_SNNTORCH:
         snntorch_case(devs)
+        snntorch_recurrent_case(devs)
     conv_case(devs)
     conv_variants_case(devs)
     grouped_conv_case(devs)
