@@ -1068,6 +1068,25 @@ gst_residual_explain_setup (GstPhysnnFilter *filter,
     GST_INFO_OBJECT (self, "%u sensors: readings in tensor %d, positions %s",
         self->n_sensors, self->sens_tensor,
         self->pos_tensor >= 0 ? "from the stream" : "from sensor-positions");
+  } else if (self->own_model) {
+    /* Readings without positions cannot be judged: say so once, since a
+     * pdesrc stream carries no positions unless asked. */
+    gboolean used[GST_PHYSNN_MAX_TENSORS] = { 0 };
+    for (guint i = 0; i < self->n_model_inputs; i++)
+      if (self->source[i] >= 0)
+        used[self->source[i]] = TRUE;
+    for (guint t = in->n_tensors; t-- > 0;) /* readings come last */
+      if (!used[t] && in->tensors[t].rank == 1 &&
+          physnn_dtype_is_float (in->tensors[t].dtype)) {
+        g_autofree gchar *msg = g_strdup_printf (
+            "Stream tensor %u (%" G_GSIZE_FORMAT " values) is not used; to "
+            "judge sensor readings against the model, give their positions "
+            "(pdesrc outputs=sensors+positions, or sensor-positions)",
+            t, in->tensors[t].shape[0]);
+        /* gst-launch prints the debug part of an INFO message */
+        GST_ELEMENT_INFO (self, STREAM, FORMAT, ("%s", msg), ("%s", msg));
+        break;
+      }
   }
   return TRUE;
 }
