@@ -100,11 +100,11 @@ main (int argc, char **argv)
     fprintf (stderr, "quant-bench: float model: %s\n", error->message);
     return 1;
   }
+  g_autofree gchar *exec = g_strescape (physnn_model_get_execution (m), NULL);
   printf (
       "{\"model\": \"%s\", \"device\": \"%s\", \"rows\": %d, "
       "\"precision\": \"fp32\", \"execution\": \"%s\", \"median_s\": %.6g}\n",
-      model_spec, physnn_device_get_name (dev), rows,
-      physnn_model_get_execution (m), tf);
+      model_spec, physnn_device_get_name (dev), rows, exec, tf);
   for (guint k = 0; plans && plans[k]; k++) {
     g_autoptr (PhysnnQuantPlan) p =
         physnn_quant_plan_new_from_file (m, plans[k], &error);
@@ -117,14 +117,16 @@ main (int argc, char **argv)
     guint64 f, b;
     gdouble ratio;
     physnn_quant_plan_estimate_compression (p, &f, &b, &ratio, NULL);
+    g_autofree gchar *qexec =
+        g_strescape (physnn_model_get_execution (q), NULL);
     printf ("{\"model\": \"%s\", \"device\": \"%s\", \"rows\": %d, "
             "\"plan\": \"%s\", \"average_bits\": %.4g, \"bytes\": "
             "%" G_GUINT64_FORMAT ", \"fp32_bytes\": %" G_GUINT64_FORMAT ", "
             "\"compression\": %.4g, \"execution\": \"%s\", \"median_s\": %.6g, "
             "\"fp32_median_s\": %.6g, \"measured_speedup\": %.4g}\n",
         model_spec, physnn_device_get_name (dev), rows, plans[k],
-        physnn_quant_plan_get_average_bits (p), b, f, ratio,
-        physnn_model_get_execution (q), tq, tf, tf / tq);
+        physnn_quant_plan_get_average_bits (p), b, f, ratio, qexec, tq, tf,
+        tf / tq);
     fflush (stdout);
   }
   for (guint i = 0; i < n; i++)
