@@ -14,15 +14,23 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-import onnx  # noqa: E402
 import torch  # noqa: E402
 
-import onnx_numpy  # noqa: E402
+# Export and evaluation need onnx and physnn (GI); training alone needs
+# neither, so the training loop also runs on a GPU machine that has only
+# PyTorch (train_burgers_pinn.py --save-state).
+try:
+    import onnx  # noqa: E402
+    import onnx_numpy  # noqa: E402
+except ImportError:
+    onnx = onnx_numpy = None
+try:
+    import gi
 
-import gi
-
-gi.require_version("Physnn", "1.0")
-from gi.repository import GLib, Physnn  # noqa: E402
+    gi.require_version("Physnn", "1.0")
+    from gi.repository import GLib, Physnn  # noqa: E402
+except (ImportError, ValueError):
+    GLib = Physnn = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

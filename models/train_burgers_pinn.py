@@ -16,15 +16,35 @@ training, never in the loss.
 
     cd /work/main && nohup meson devenv -C build-models /usr/bin/python3 \\
         ../models/train_burgers_pinn.py > burgers.log 2>&1 &
+
+On 2 CPU cores this takes about two hours. The same training runs on a GPU
+machine that has only PyTorch (no GLib, no onnx package) in minutes; the
+export and every check then run here:
+
+    # here: the simulator's field for the training monitor
+    meson devenv -C build /usr/bin/python3 ../models/train_burgers_pinn.py \\
+        --write-monitor monitor.npz
+    # there:
+    python3 train_burgers_pinn.py --device cuda --monitor monitor.npz \\
+        --save-state burgers_state.pt
+    # here: export, verify against torch and physnn, evaluate
+    meson devenv -C build /usr/bin/python3 ../models/train_burgers_pinn.py \\
+        --from-state burgers_state.pt
 """
+import argparse
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: it sets up the OpenMP environment)
-import evaluate_models  # noqa: E402
 from common import Physnn  # noqa: E402
+try:
+    import evaluate_models  # noqa: E402
+    BURGERS_TIMES = evaluate_models.BURGERS_TIMES
+except ImportError:             # a training-only machine: no onnx/physnn
+    evaluate_models = None
+    BURGERS_TIMES = [i / 100.0 for i in range(101)]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -64,27 +84,72 @@ def residual(model, pts, create_graph=True):
     return u_t + u * u_x - NU * u_xx
 
 
+DEVICE = torch.device("cpu")
+
+
 def sample(n):
+    # drawn on the CPU generator, so a seed gives the same points anywhere
     p = torch.rand(n, 2)
     p[:, 0] = p[:, 0] * 2 - 1
-    return p
+    return p.to(DEVICE)
+
+
+def monitor_data(path):
+    """(x grid, fields) of the simulator at BURGERS_TIMES, from physnn or
+    from a file written by --write-monitor."""
+    if path:
+        z = np.load(path)
+        return z["xs"], z["fields"]
+    xs, fields = common.simulate(Physnn.PdeKind.BURGERS_1D, BURGERS_TIMES)
+    return xs, np.array(fields)
 
 
 def main():
+    global DEVICE
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu", help="torch device")
+    ap.add_argument("--monitor", help="simulator fields (.npz) instead of "
+                    "physnn, for a machine without it")
+    ap.add_argument("--write-monitor", metavar="NPZ",
+                    help="write the simulator fields for --monitor and exit")
+    ap.add_argument("--save-state", metavar="PT",
+                    help="train, save the weights, skip export and checks")
+    ap.add_argument("--from-state", metavar="PT",
+                    help="skip training: export and check these weights")
+    args = ap.parse_args()
+    if args.write_monitor:
+        xs, fields = monitor_data(None)
+        np.savez(args.write_monitor, xs=xs, fields=fields)
+        print("wrote", args.write_monitor)
+        return
+    DEVICE = torch.device(args.device)
     common.setup_torch(SEED)
     # monitoring only: the simulator's field on its grid at t = 0, 0.01, .., 1
-    xs, fields = common.simulate(Physnn.PdeKind.BURGERS_1D,
-                                 evaluate_models.BURGERS_TIMES)
-    truth = np.array(fields)
+    xs, truth = monitor_data(args.monitor)
     grid = torch.tensor(np.concatenate(
         [np.stack([xs, np.full_like(xs, t)], axis=1)
-         for t in evaluate_models.BURGERS_TIMES]), dtype=torch.float32)
+         for t in BURGERS_TIMES]), dtype=torch.float32).to(DEVICE)
 
     def monitor():
         with torch.no_grad():
-            return common.rel_l2(model(grid).numpy().ravel(), truth)
+            return common.rel_l2(model(grid).cpu().numpy().ravel(), truth)
 
-    model = BurgersPINN()
+    model = BurgersPINN().to(DEVICE)
+    if args.from_state:
+        model.load_state_dict(torch.load(args.from_state, map_location="cpu"))
+        print(f"weights from {args.from_state}: rel L2 vs simulator "
+              f"{monitor():.2e}", flush=True)
+        export_and_check(model)
+        return
+    train(model, monitor)
+    if args.save_state:
+        torch.save(model.state_dict(), args.save_state)
+        print("wrote", args.save_state, flush=True)
+        return
+    export_and_check(model.cpu())
+
+
+def train(model, monitor):
     with common.Timer() as timer:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         sched = torch.optim.lr_scheduler.ExponentialLR(
@@ -103,8 +168,8 @@ def main():
         for rnd in range(ROUNDS):
             pool = sample(POOL)
             r2 = residual(model, pool, create_graph=False).detach().pow(2).squeeze(1)
-            prob = r2 / r2.mean() + 1.0
-            pick = torch.multinomial(prob, ADDED_PER_ROUND, replacement=False)
+            prob = (r2 / r2.mean() + 1.0).cpu()
+            pick = torch.multinomial(prob, ADDED_PER_ROUND, replacement=False).to(DEVICE)
             added = pool[pick]
             pts = torch.cat([pts, added])
             lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0,
@@ -128,6 +193,10 @@ def main():
     print(f"training took {timer.seconds:.0f} s wall, "
           f"{timer.cpu_seconds:.0f} s CPU", flush=True)
 
+
+def export_and_check(model):
+    global DEVICE
+    DEVICE = torch.device("cpu")
     path = os.path.join(common.HERE, "burgers_pinn.onnx")
     common.export_onnx(model, (sample(8),), ["coords"], path, {
         "physnn.coords": "x,t",
