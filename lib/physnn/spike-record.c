@@ -251,6 +251,42 @@ physnn_spike_record_save (
   return ok;
 }
 
+/* The header line holds exactly one JSON object: the outermost braces
+ * close at its last non-blank character. Checked before json-glib sees
+ * it (its parser leaks on several top-level values, found by fuzz-aer). */
+static gboolean
+single_object (const gchar *s, gsize n)
+{
+  while (n > 0 && g_ascii_isspace (s[n - 1]))
+    n--;
+  gint depth = 0;
+  gboolean str = FALSE, esc = FALSE;
+  for (gsize i = 0; i < n; i++) {
+    gchar c = s[i];
+    if (str) {
+      if (esc)
+        esc = FALSE;
+      else if (c == '\\')
+        esc = TRUE;
+      else if (c == '"')
+        str = FALSE;
+      continue;
+    }
+    if (c == '"')
+      str = TRUE;
+    else if (c == '{' || c == '[')
+      depth++;
+    else if (c == '}' || c == ']') {
+      if (--depth == 0 && i + 1 != n)
+        return FALSE;
+      if (depth < 0)
+        return FALSE;
+    } else if (c == '\0')
+      return FALSE;
+  }
+  return depth == 0 && !str;
+}
+
 static gboolean
 get_uint (JsonObject *o, const gchar *name, guint64 max, guint64 *v,
     const gchar *path, GError **error)
@@ -314,10 +350,10 @@ physnn_spike_record_load_from_bytes (
     return NULL;
   }
   const gchar *nl = memchr (data, '\n', MIN (len, MAX_HEADER));
-  if (nl == NULL || data[0] != '{') {
+  if (nl == NULL || data[0] != '{' || !single_object (data, nl - data)) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT,
-        "%s: not a physnn-aer file (no JSON header line in the first %d "
-        "bytes)",
+        "%s: not a physnn-aer file (no single-object JSON header line in "
+        "the first %d bytes)",
         path, MAX_HEADER);
     return NULL;
   }

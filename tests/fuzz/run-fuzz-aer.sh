@@ -41,6 +41,8 @@ printf '%s\n' '{"format":"physnn-aer","version":1,"neurons":1,"steps":0,"events"
 { printf '%s\n' "$h"; printf '\x00\x00\x00\x00\x00\x00\x00\x00\x09\x00\x00\x00'
   printf '\x02\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00'; } > "$WORK/badaddr"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# -error_exitcode=1: libFuzzer's default (77) would read as "skipped"
 "$OUT/fuzz-aer" -max_total_time="$SECONDS_" -max_len=4096 -timeout=10 \
+  -error_exitcode=1 -artifact_prefix="$OUT/aer-" \
   -rss_limit_mb=2048 -print_final_stats=1 "$WORK" 2>&1 | \
   grep -E "(INITED|DONE) |stat::|ERROR|SUMMARY|Sanitizer|==[0-9]+==" | tail -n 20
