@@ -438,6 +438,13 @@ test_record (void)
   g_assert_null (physnn_spike_record_load (path, &error));
   g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT);
   g_clear_error (&error);
+  /* two top-level values in the header (a json-glib leak, found by fuzzing) */
+  g_assert_true (g_file_set_contents (path,
+      "{\"format\":\"physnn-aer\"}{\"format\":\"physnn-aer\"}\n", -1, NULL));
+  g_assert_null (physnn_spike_record_load (path, &error));
+  g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "single-object"));
+  g_clear_error (&error);
   g_assert_true (g_file_set_contents (path, "garbage", -1, NULL));
   g_assert_null (physnn_spike_record_load (path, &error));
   g_assert_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT);
