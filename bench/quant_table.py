@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--rows-pinn", type=int, default=65536)
     ap.add_argument("--rows-digits", type=int, default=4096)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--models", default=None,
+                    help="comma-separated subset, e.g. burgers_pinn")
     ap.add_argument("--bench", default=None,
                     help="quant-bench binary (default: beside this build)")
     a = ap.parse_args()
@@ -78,6 +80,9 @@ def main():
             print(f"!! {name} is not shipped in this build: no row for it",
                   flush=True)
     models += [("digits_mlp", d["mlp"], "mlp"), ("digits_cnn", d["cnn"], "cnn")]
+    if a.models:
+        keep = a.models.split(",")
+        models = [m for m in models if m[0] in keep]
 
     results = {"device": a.device, "models": {}}
     for name, spec, kind in models:
