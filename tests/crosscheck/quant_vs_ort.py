@@ -23,7 +23,7 @@ For each plan physnn writes the QDQ ONNX model, and
     semantics on this CPU; the size of that departure is printed).
 Also: qinfer mode=calibrate writes a plan with progress messages on the
 bus; pinninfer runs a plan and its derivatives give the physics loss the
-objective measured.
+objective measured; `physnn quantize` end to end and its errors.
 """
 import math
 import os
@@ -439,6 +439,47 @@ def pinninfer_plan(tmp):
               rel(outs[1][0], ort_run(qpath, pts)), 1e-5)
 
 
+def cli(tmp, d):
+    """physnn quantize end to end: files written, the plan reads back, ONNX
+    Runtime runs the QDQ file like the plan's model; errors exit non-zero
+    naming the problem."""
+    import subprocess
+    exe = os.path.join(os.environ["PHYSNN_BUILD_DIR"], "tools", "physnn")
+    np.save(os.path.join(tmp, "x.npy"), d["x_train"][:300])
+    np.save(os.path.join(tmp, "y.npy"), d["y_train"][:300])
+    plan, qonnx = os.path.join(tmp, "cli.json"), os.path.join(tmp, "cli.onnx")
+    front, png = os.path.join(tmp, "front.json"), os.path.join(tmp, "f.png")
+    r = subprocess.run([exe, "quantize", d["mlp"], "--data",
+                        os.path.join(tmp, "x.npy"), "--labels",
+                        os.path.join(tmp, "y.npy"), "--target-bits", "6.5",
+                        "--greedy", "-q", "-o", plan, "--onnx", qonnx,
+                        "--front", front, "--plot", png],
+                       capture_output=True, text=True)
+    print(r.stdout + r.stderr, flush=True)
+    check("physnn quantize exits 0", r.returncode, 0)
+    check("physnn quantize wrote plan, ONNX, front and plot",
+          sum(not os.path.exists(f) for f in (plan, qonnx, front, png)), 0)
+    if r.returncode == 0:
+        m = Physnn.Model.new_from_file(d["mlp"])
+        p = Physnn.QuantPlan.new_from_file(m, plan)
+        check("CLI plan meets --target-bits 6.5", p.get_average_bits(), 6.5)
+        x = d["x_test"][:64]
+        y = arr(p.apply().run(Physnn.Device.new("cpu"), [Tf(x)])[0])
+        if HAVE_ORT:
+            check("CLI QDQ file in ONNX Runtime vs the plan's model",
+                  rel(y, ort_run(qonnx, x)), 1e-5)
+    bad = [([exe, "quantize", "builtin:heat1d-pinn", "--target-bits", "6.5",
+             "--pin", "*net.2*,*net.4*", "-q"], "impossible"),
+           ([exe, "quantize", d["mlp"], "--data", os.path.join(tmp, "y.npy"),
+             "--uniform", "int8", "--activations", "minmax"], "expects"),
+           ([exe, "quantize", "builtin:heat1d-pinn", "--target-bits", "6.5",
+             "--hardware", "rx9000", "-q"], "rx9000")]
+    for cmd, needle in bad:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        check(f"physnn quantize error mentions \"{needle}\"",
+              0 if r.returncode != 0 and needle in r.stderr else 1, 0)
+
+
 def main():
     with TMP as tmp:
         d = DIGITS
@@ -470,6 +511,7 @@ def main():
                   float(np.mean(y.reshape(len(xm), -1).argmax(1)
                                 != yo.argmax(1))), 0.01)
         pinninfer_plan(tmp)
+        cli(tmp, d)
     print(f"{checks} checks, {len(failures)} failures")
     if failures:
         print("FAILED: " + "; ".join(failures))
