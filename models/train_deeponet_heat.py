@@ -28,13 +28,30 @@ measure the error, with the NumPy ONNX interpreter and through physnn.
 
     cd /work/main && meson devenv -C build-models /usr/bin/python3 \\
         ../models/train_deeponet_heat.py
+
+On 2 busy CPU cores that takes hours. The training also runs on a GPU
+machine with only PyTorch; the simulation before and the export and checks
+after run here:
+
+    meson devenv -C build /usr/bin/python3 ../models/train_deeponet_heat.py \\
+        --write-data deeponet-data.npz
+    # there:
+    python3 train_deeponet_heat.py --device cuda --data deeponet-data.npz \\
+        --save-state deeponet_state.pt
+    # here:
+    meson devenv -C build /usr/bin/python3 ../models/train_deeponet_heat.py \\
+        --data deeponet-data.npz --from-state deeponet_state.pt
 """
+import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (first: it sets up the OpenMP environment)
-import evaluate_models  # noqa: E402
+try:
+    import evaluate_models  # noqa: E402
+except ImportError:             # a training-only machine: no onnx/physnn
+    evaluate_models = None
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -101,30 +118,68 @@ def residual(model, branch, pts):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu", help="torch device")
+    ap.add_argument("--data", help="training states (.npz from --write-data) "
+                    "instead of simulating them")
+    ap.add_argument("--write-data", metavar="NPZ",
+                    help="simulate the training states, write them, exit")
+    ap.add_argument("--save-state", metavar="PT",
+                    help="train, save the weights, skip export and checks")
+    ap.add_argument("--from-state", metavar="PT",
+                    help="skip training: export and check these weights")
+    args = ap.parse_args()
     common.setup_torch(SEED)
     torch.set_default_dtype(torch.float64)
     with common.Timer() as data_timer:
-        train_b, xs, train_u = dataset(range(1, TRAIN_SEEDS + 1))
+        if args.data:
+            z = np.load(args.data)
+            train_b, xs, train_u = z["branches"], z["xs"], z["fields"]
+        else:
+            train_b, xs, train_u = dataset(range(1, TRAIN_SEEDS + 1))
     print(f"{TRAIN_SEEDS} simulator runs in {data_timer.seconds:.0f} s, "
           f"fields {train_u.shape}", flush=True)
+    if args.write_data:
+        np.savez(args.write_data, branches=train_b, xs=xs, fields=train_u)
+        print("wrote", args.write_data)
+        return
+    dev = torch.device(args.device)
     tb = torch.tensor(train_b, dtype=torch.float64)
-    tu = torch.tensor(train_u, dtype=torch.float64)
-    tx = torch.tensor(xs, dtype=torch.float64)
-    tt = torch.tensor(TIMES, dtype=torch.float64)
-    S, T, X = train_u.shape
     model = DeepONet()
+    if args.from_state:
+        model.load_state_dict(torch.load(args.from_state, map_location="cpu"))
+        print("weights from", args.from_state, flush=True)
+    else:
+        train(model.to(dev), dev, train_b, xs, train_u)
+        model = model.cpu()
+        if args.save_state:
+            torch.save(model.state_dict(), args.save_state)
+            print("wrote", args.save_state, flush=True)
+            return
+    export_and_check(model, tb, train_b)
+
+
+def train(model, dev, train_b, xs, train_u):
+    """Adam, then rounds of L-BFGS; random draws on the CPU generator (the
+    same points on any device), tensors on `dev`."""
+    tb = torch.tensor(train_b, dtype=torch.float64, device=dev)
+    tu = torch.tensor(train_u, dtype=torch.float64, device=dev)
+    tx = torch.tensor(xs, dtype=torch.float64, device=dev)
+    tt = torch.tensor(TIMES, dtype=torch.float64, device=dev)
+    S, T, X = train_u.shape
 
     def losses(n_states, n_points, n_phys):
-        si = torch.randint(0, S, (n_states,))
-        ti = torch.randint(0, T, (n_points,))
-        xi = torch.randint(0, X, (n_points,))
+        si = torch.randint(0, S, (n_states,)).to(dev)
+        ti = torch.randint(0, T, (n_points,)).to(dev)
+        xi = torch.randint(0, X, (n_points,)).to(dev)
         coords = torch.stack([tx[xi], tt[ti]], dim=1)
         data = model.grid(tb[si], coords) - tu[si][:, ti, xi]
-        pts = torch.rand(n_phys, 2)
-        phys = residual(model, tb[torch.randint(0, S, (n_phys,))], pts)
+        pts = torch.rand(n_phys, 2).to(dev)
+        phys = residual(model, tb[torch.randint(0, S, (n_phys,)).to(dev)], pts)
         tb_pts = torch.rand(n_phys // 4, 2)
-        tb_pts[:, 0] = torch.randint(0, 2, (n_phys // 4,)).float()
-        bc = model(tb[torch.randint(0, S, (n_phys // 4,))], tb_pts)
+        tb_pts[:, 0] = torch.randint(0, 2, (n_phys // 4,)).double()
+        tb_pts = tb_pts.to(dev)
+        bc = model(tb[torch.randint(0, S, (n_phys // 4,)).to(dev)], tb_pts)
         return data.pow(2).mean(), phys.pow(2).mean(), bc.pow(2).mean()
 
     with common.Timer() as timer:
@@ -148,12 +203,13 @@ def main():
             g = torch.Generator().manual_seed(SEED * 100 + rnd)
             batch = [torch.randint(0, n, (k,), generator=g) for n, k in
                      ((S, 64), (T, 4096), (X, 4096), (S, 2048), (S, 512))]
-            si, ti, xi, pi_, bi = batch
+            si, ti, xi, pi_, bi = [b.to(dev) for b in batch]
             coords = torch.stack([tx[xi], tt[ti]], dim=1)
             target = tu[si][:, ti, xi]
-            pts = torch.rand(2048, 2, generator=g)
+            pts = torch.rand(2048, 2, generator=g).to(dev)
             bpts = torch.rand(512, 2, generator=g)
-            bpts[:, 0] = (bpts[:, 0] < 0.5).float()
+            bpts[:, 0] = (bpts[:, 0] < 0.5).double()
+            bpts = bpts.to(dev)
             lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0,
                                       max_iter=LBFGS_ITERS,
                                       tolerance_grad=1e-10,
@@ -175,9 +231,10 @@ def main():
                   f"{parts['p']:.3e} boundary {parts['b']:.3e} "
                   f"({timer.elapsed():.0f} s)", flush=True)
     print(f"training took {timer.seconds:.0f} s wall, "
-          f"{timer.cpu_seconds:.0f} s CPU "
-          f"(+{data_timer.seconds:.0f} s of simulation)", flush=True)
+          f"{timer.cpu_seconds:.0f} s CPU", flush=True)
 
+
+def export_and_check(model, tb, train_b):
     torch.set_default_dtype(torch.float32)
     model = model.float()
     path = os.path.join(common.HERE, "heat1d_deeponet.onnx")
