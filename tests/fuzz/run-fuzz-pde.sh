@@ -35,6 +35,6 @@ trap 'rm -rf "$WORK"' EXIT
 cp "$SRC"/tests/fuzz/corpus-pde/* "$WORK/"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 PHYSNN_DEVICE=cpu
 "$OUT/fuzz-pde" -max_total_time="$SECONDS_" -max_len=512 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 "$WORK" 2>&1 | \
+  -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 "$WORK" 2>&1 | \
   grep -E "(INITED|DONE) |stat::|ERROR|SUMMARY|Sanitizer|==[0-9]+==|deadly" | tail -n 20
 exit "${PIPESTATUS[0]}"

@@ -35,7 +35,8 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cp "$SRC"/tests/fuzz/corpus-onnx/* "$WORK/"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# -error_exitcode/-timeout_exitcode=1: libFuzzer's default 77 reads as "skipped"
 "$OUT/fuzz-onnx" -max_total_time="$SECONDS_" -max_len=65536 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 "$WORK" 2>&1 | \
+  -rss_limit_mb=2048 -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 "$WORK" 2>&1 | \
   grep -E "(INITED|DONE) |stat::|ERROR|SUMMARY|Sanitizer|==[0-9]+==" | tail -n 20
 exit "${PIPESTATUS[0]}"
