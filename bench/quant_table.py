@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--rows-pinn", type=int, default=65536)
     ap.add_argument("--rows-digits", type=int, default=4096)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--correct", type=int, default=50,
+                    help="L-BFGS iterations of bias correction (0: none)")
     ap.add_argument("--models", default=None,
                     help="comma-separated subset, e.g. burgers_pinn")
     ap.add_argument("--bench", default=None,
@@ -142,6 +144,9 @@ def main():
             p = Physnn.QuantPlan.new(model)
             p.set_all(prec)
             record(label, p)
+            if a.correct:
+                obj_s.correct_biases(p, a.correct)
+                record(label + "+bias", p)
         sens = {}
         for target in (6.5, 4.5):
             s, secs = search(model, obj_s, target)
@@ -150,6 +155,18 @@ def main():
             record(f"nsga2-{target}", s.get_best(),
                    {"search_s": secs, "evaluations": s.get_n_evaluations()})
             record(f"greedy-{target}", s.get_greedy_best())
+            if a.correct:
+                # as `physnn quantize --correct-biases`: refit the feasible
+                # plans with the most bits and the front, keep the best
+                cand = list(s.get_feasible_plans(12))
+                cand += [s.get_front_plan(i) for i in
+                         range(s.get_front_size())]
+                best, bl = None, float("inf")
+                for p in cand:
+                    ok, l = obj_s.correct_biases(p, a.correct)
+                    if l < bl:
+                        best, bl = p, l
+                record(f"nsga2-{target}+bias", best)
             if not sens:
                 for k, kn in ((Physnn.Sensitivity.GRADIENT, "gradient"),
                               (Physnn.Sensitivity.HESSIAN, "hessian"),

@@ -98,7 +98,7 @@ physnn_cmd_quantize (int argc, char **argv)
   gdouble target_bits = 0, max_increase = -1, percentile = 99.99,
           act_percentile = 99.99, validate = -1;
   gint64 max_bytes = 0, seed = 1;
-  gint population = 24, generations = 20, hutchinson = 16;
+  gint population = 24, generations = 20, hutchinson = 16, correct = 0;
   gboolean per_tensor = FALSE, asymmetric = FALSE, greedy = FALSE,
            quiet = FALSE, sensitivity = FALSE;
   GOptionEntry entries[] = {
@@ -168,6 +168,11 @@ physnn_cmd_quantize (int argc, char **argv)
         "Generations (default 20)", "N" },
     { "hutchinson", 0, 0, G_OPTION_ARG_INT, &hutchinson,
         "Hutchinson probes for HAWQ traces (default 16)", "N" },
+    { "correct-biases", 0, 0, G_OPTION_ARG_INT, &correct,
+        "Physics-aware bias correction: refit the float biases of each "
+        "plan on the Pareto front (or the uniform plan) to the objective "
+        "with this many L-BFGS iterations, then choose (0: off)",
+        "N" },
     { "validate-physics", 0, 0, G_OPTION_ARG_DOUBLE, &validate,
         "Fail (exit 3) unless the chosen plan's physics loss rises by at "
         "most this fraction",
@@ -365,6 +370,28 @@ physnn_cmd_quantize (int argc, char **argv)
     chosen = physnn_quant_search_get_best (search, &error);
     if (chosen == NULL)
       return fail (NULL, error);
+    if (correct > 0) {
+      /* bias correction changes the ranking: refit the front and the
+       * feasible plans with the most bits, then take the best */
+      gdouble best = INFINITY;
+      g_autoptr (GPtrArray) cand =
+          physnn_quant_search_get_feasible_plans (search, 12);
+      for (guint i = 0; i < physnn_quant_search_get_front_size (search); i++)
+        g_ptr_array_add (cand, physnn_quant_search_get_front_plan (search, i));
+      for (guint i = 0; i < cand->len; i++) {
+        PhysnnQuantPlan *fp = g_ptr_array_index (cand, i);
+        gdouble l;
+        if (!physnn_quant_objective_correct_biases (
+                obj, fp, correct, &l, &error))
+          return fail ("bias correction", error);
+        if (l < best) {
+          best = l;
+          g_object_unref (chosen);
+          chosen = g_object_ref (fp);
+        }
+      }
+      g_print ("bias correction: %u feasible plans refitted\n", cand->len);
+    }
     if (sensitivity) {
       static const gchar *kn[] = { "measured", "gradient", "hessian", "hawq" };
       g_print ("sensitivity (scores 0-1; raw loss changes in the front "
@@ -393,6 +420,10 @@ physnn_cmd_quantize (int argc, char **argv)
         physnn_quant_search_get_front_size (search));
   }
 
+  if (uniform && correct > 0 &&
+      !physnn_quant_objective_correct_biases (
+          obj, chosen, correct, NULL, &error))
+    return fail ("bias correction", error);
   g_autofree gchar *desc = physnn_quant_plan_describe (chosen);
   g_print ("%s\n", desc);
   g_print ("%-22s %5.2f bits  %8s                  loss %.4g", "float32", 32.0,

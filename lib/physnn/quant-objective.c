@@ -25,6 +25,7 @@
 #include "physnn/quant-private.h"
 #include "physnn/error.h"
 #include "physnn/grad.h"
+#include "physnn/optim-private.h"
 #include "physnn/model-private.h"
 #include "physnn/tensor-private.h"
 
@@ -580,6 +581,17 @@ same_model (PhysnnQuantObjective *self, PhysnnQuantPlan *plan, GError **error)
   return FALSE;
 }
 
+/* The loss's parameter tensor holding a layer's bias, or -1. */
+static gint
+bias_tensor (PhysnnQuantObjective *self, PhysnnQuantLayer *l)
+{
+  for (guint k = 0; l->bias && k < physnn_loss_get_n_tensors (self->loss); k++)
+    if (strcmp (physnn_loss_get_tensor_name (self->loss, k), l->bias) == 0 &&
+        physnn_loss_get_tensor_size (self->loss, k) == l->bias_size)
+      return (gint)k;
+  return -1;
+}
+
 /* The parameter vector with every quantized layer's weights replaced by
  * their dequantized values; NULL with @error set if a layer's weight is not
  * a loss parameter. */
@@ -617,6 +629,15 @@ _physnn_quant_objective_parameters (PhysnnQuantObjective *self,
     }
     memcpy (p + physnn_loss_get_tensor_offset (self->loss, ti), qw->deq,
         physnn_quant_plan_get_layer_size (plan, li) * sizeof (gdouble));
+  }
+  /* corrected biases */
+  for (guint li = 0;
+       only_layer < 0 && li < physnn_quant_plan_get_n_layers (plan); li++) {
+    PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
+    gint bi = l->bias_fix ? bias_tensor (self, l) : -1;
+    if (bi >= 0)
+      memcpy (p + physnn_loss_get_tensor_offset (self->loss, bi), l->bias_fix,
+          l->bias_size * sizeof (gdouble));
   }
   return p;
 }
@@ -740,4 +761,125 @@ physnn_quant_objective_validate_physics (PhysnnQuantObjective *self,
     return FALSE;
   }
   return TRUE;
+}
+
+/* L-BFGS over the biases: the full parameter vector is the quantized one
+ * with the bias entries taken from x. */
+typedef struct {
+  PhysnnQuantObjective *self;
+  gdouble *params;
+  gsize *index; /* bias entry -> parameter index */
+  gsize n;
+} BiasFit;
+
+static gboolean
+bias_fit_func (
+    gpointer user, const gdouble *x, gdouble *f, gdouble *g, GError **error)
+{
+  BiasFit *b = user;
+  gsize np = b->self->n_params;
+  for (gsize i = 0; i < b->n; i++)
+    b->params[b->index[i]] = x[i];
+  gsize shape[1] = { np };
+  g_autoptr (PhysnnTensor) pt = physnn_tensor_new_from_doubles (
+      PHYSNN_DTYPE_FLOAT64, 1, shape, b->params, np, NULL);
+  g_autoptr (PhysnnTensor) gt = NULL;
+  if (!physnn_loss_set_parameters (b->self->loss, pt, error) ||
+      !physnn_loss_evaluate (b->self->loss, f, g ? &gt : NULL, error))
+    return FALSE;
+  for (gsize i = 0; g && i < b->n; i++)
+    g[i] = physnn_tensor_get_value (gt, b->index[i]);
+  return TRUE;
+}
+
+/**
+ * physnn_quant_objective_correct_biases:
+ * @self: a #PhysnnQuantObjective
+ * @plan: a plan for the objective's model (changed in place)
+ * @max_iterations: L-BFGS iterations at most (e.g. 50)
+ * @loss: (out) (optional): the quantized model's loss afterwards
+ * @error: return location for a #GError
+ *
+ * Physics-aware bias correction: with the plan's quantized weights fixed,
+ * fits the float32 biases of every layer (which the plan keeps in float32
+ * anyway) to minimise the objective's loss — for a PINN the PDE residual —
+ * by L-BFGS with exact gradients, and stores them in the plan. The model
+ * size does not change. A correction that does not lower the loss is not
+ * kept.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+physnn_quant_objective_correct_biases (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, guint max_iterations, gdouble *loss, GError **error)
+{
+  g_return_val_if_fail (PHYSNN_IS_QUANT_OBJECTIVE (self), FALSE);
+  g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (plan), FALSE);
+  if (!same_model (self, plan, error))
+    return FALSE;
+  gdouble before;
+  if (!physnn_quant_objective_evaluate (self, plan, &before, NULL, error))
+    return FALSE;
+  BiasFit b = { self, NULL, NULL, 0 };
+  b.params = _physnn_quant_objective_parameters (
+      self, plan, -1, PHYSNN_PRECISION_FP32, error);
+  if (b.params == NULL)
+    return FALSE;
+  guint L = physnn_quant_plan_get_n_layers (plan);
+  GArray *idx = g_array_new (FALSE, FALSE, sizeof (gsize));
+  for (guint li = 0; li < L; li++) {
+    PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
+    gint bi = bias_tensor (self, l);
+    for (gsize k = 0; bi >= 0 && k < l->bias_size; k++) {
+      gsize at = physnn_loss_get_tensor_offset (self->loss, bi) + k;
+      g_array_append_val (idx, at);
+    }
+  }
+  b.n = idx->len;
+  b.index = (gsize *)g_array_free (idx, FALSE);
+  gboolean ok = TRUE;
+  if (b.n > 0) {
+    g_autofree gdouble *x = g_new (gdouble, b.n);
+    for (gsize i = 0; i < b.n; i++)
+      x[i] = b.params[b.index[i]];
+    g_autoptr (PhysnnLbfgs) opt = physnn_lbfgs_new ();
+    g_object_set (opt, "max-iterations", MAX (max_iterations, 1), NULL);
+    guint its;
+    gdouble v;
+    ok = _physnn_lbfgs_run (
+        opt, x, b.n, bias_fit_func, NULL, &b, &its, &v, NULL, error);
+    /* keep the loss at the float weights for the sensitivities */
+    gsize shape[1] = { self->n_params };
+    g_autoptr (PhysnnTensor) base = physnn_tensor_new_from_doubles (
+        PHYSNN_DTYPE_FLOAT64, 1, shape, self->base, shape[0], NULL);
+    physnn_loss_set_parameters (self->loss, base, NULL);
+    if (ok) {
+      g_autoptr (PhysnnQuantPlan) trial = physnn_quant_plan_copy (plan);
+      gsize at = 0;
+      for (guint li = 0; ok && li < L; li++) {
+        PhysnnQuantLayer *l = _physnn_quant_plan_layer (trial, li);
+        if (bias_tensor (self, l) < 0)
+          continue;
+        ok = physnn_quant_plan_set_bias_correction (
+            trial, li, x + at, l->bias_size, error);
+        at += l->bias_size;
+      }
+      gdouble after;
+      ok = ok &&
+           physnn_quant_objective_evaluate (self, trial, &after, NULL, error);
+      if (ok && after < before) {
+        for (guint li = 0; li < L; li++) {
+          PhysnnQuantLayer *t = _physnn_quant_plan_layer (trial, li);
+          physnn_quant_plan_set_bias_correction (
+              plan, li, t->bias_fix, t->bias_fix ? t->bias_size : 0, NULL);
+        }
+        before = after;
+      }
+    }
+  }
+  g_free (b.params);
+  g_free (b.index);
+  if (ok && loss)
+    *loss = before;
+  return ok;
 }

@@ -21,28 +21,27 @@
 #include <math.h>
 #include <string.h>
 
-#define VAL(g, i) ((PhysnnValue *) g_ptr_array_index ((g)->values, (i)))
+#define VAL(g, i) ((PhysnnValue *)g_ptr_array_index ((g)->values, (i)))
 #define PLAN_FORMAT "physnn-quantization-plan"
 #define MSE_STEPS 64
 
 struct _PhysnnQuantPlan {
   GObject parent;
   PhysnnModel *model;
-  GPtrArray *layers;            /* PhysnnQuantLayer* */
-  GHashTable *originals;        /* weight name -> gdouble* (shared) */
+  GPtrArray *layers;     /* PhysnnQuantLayer* */
+  GHashTable *originals; /* weight name -> gdouble* (shared) */
   gboolean per_channel;
   gboolean symmetric;
   PhysnnCalibration wcal;
   gdouble wpercentile;
-  guint64 other_bytes;          /* initializers that are not layer weights */
+  guint64 other_bytes; /* initializers that are not layer weights */
 };
 
 G_DEFINE_FINAL_TYPE (PhysnnQuantPlan, physnn_quant_plan, G_TYPE_OBJECT)
 
 static const gchar *precision_names[] = { "fp32", "fp16", "int8", "int4" };
 static const gchar *calibration_names[] = { "minmax", "percentile", "mse",
-  "kl"
-};
+  "kl" };
 
 /**
  * physnn_precision_get_bits:
@@ -54,7 +53,7 @@ guint
 physnn_precision_get_bits (PhysnnPrecision precision)
 {
   static const guint bits[] = { 32, 16, 8, 4 };
-  return (guint) precision < 4 ? bits[precision] : 0;
+  return (guint)precision < 4 ? bits[precision] : 0;
 }
 
 /**
@@ -66,7 +65,7 @@ physnn_precision_get_bits (PhysnnPrecision precision)
 const gchar *
 physnn_precision_to_string (PhysnnPrecision precision)
 {
-  return (guint) precision < 4 ? precision_names[precision] : "invalid";
+  return (guint)precision < 4 ? precision_names[precision] : "invalid";
 }
 
 /**
@@ -81,7 +80,7 @@ physnn_precision_from_string (const gchar *name, PhysnnPrecision *precision)
 {
   for (guint i = 0; name && i < G_N_ELEMENTS (precision_names); i++)
     if (g_ascii_strcasecmp (name, precision_names[i]) == 0) {
-      *precision = (PhysnnPrecision) i;
+      *precision = (PhysnnPrecision)i;
       return TRUE;
     }
   return FALSE;
@@ -96,7 +95,7 @@ physnn_precision_from_string (const gchar *name, PhysnnPrecision *precision)
 const gchar *
 physnn_calibration_to_string (PhysnnCalibration method)
 {
-  return (guint) method < 4 ? calibration_names[method] : "invalid";
+  return (guint)method < 4 ? calibration_names[method] : "invalid";
 }
 
 /**
@@ -116,7 +115,7 @@ physnn_calibration_from_string (const gchar *name, PhysnnCalibration *method)
   }
   for (guint i = 0; name && i < G_N_ELEMENTS (calibration_names); i++)
     if (g_ascii_strcasecmp (name, calibration_names[i]) == 0) {
-      *method = (PhysnnCalibration) i;
+      *method = (PhysnnCalibration)i;
       return TRUE;
     }
   return FALSE;
@@ -137,7 +136,7 @@ static void
 weights_unref (PhysnnQuantWeights *w)
 {
   if (w)
-    g_atomic_rc_box_release_full (w, (GDestroyNotify) weights_free);
+    g_atomic_rc_box_release_full (w, (GDestroyNotify)weights_free);
 }
 
 static void
@@ -157,6 +156,8 @@ layer_free (PhysnnQuantLayer *l)
   g_free (l->input);
   g_free (l->given_scale);
   g_free (l->given_zero);
+  g_free (l->bias);
+  g_free (l->bias_fix);
   g_free (l);
 }
 
@@ -169,9 +170,15 @@ layer_copy (const PhysnnQuantLayer *s)
   l->weight = g_strdup (s->weight);
   l->input = g_strdup (s->input);
   l->given_scale = s->given_scale ? g_memdup2 (s->given_scale,
-      s->given_channels * sizeof (gfloat)) : NULL;
+                                        s->given_channels * sizeof (gfloat))
+                                  : NULL;
   l->given_zero = s->given_zero ? g_memdup2 (s->given_zero,
-      s->given_channels * sizeof (gint32)) : NULL;
+                                      s->given_channels * sizeof (gint32))
+                                : NULL;
+  l->bias = g_strdup (s->bias);
+  l->bias_fix = s->bias_fix
+                    ? g_memdup2 (s->bias_fix, s->bias_size * sizeof (gdouble))
+                    : NULL;
   for (guint p = 0; p < 4; p++)
     l->qw[p] = s->qw[p] ? g_atomic_rc_box_acquire (s->qw[p]) : NULL;
   return l;
@@ -196,7 +203,7 @@ physnn_quant_plan_class_init (PhysnnQuantPlanClass *klass)
 static void
 physnn_quant_plan_init (PhysnnQuantPlan *self)
 {
-  self->layers = g_ptr_array_new_with_free_func ((GDestroyNotify) layer_free);
+  self->layers = g_ptr_array_new_with_free_func ((GDestroyNotify)layer_free);
   self->per_channel = TRUE;
   self->symmetric = TRUE;
   self->wcal = PHYSNN_CALIBRATION_MSE;
@@ -230,7 +237,7 @@ probe_macs (PhysnnQuantPlan *self)
     if (dims == NULL)
       goto out;
     for (guint d = 0; d < rank; d++)
-      shape[d] = dims[d] > 0 ? (gsize) dims[d] : 1;
+      shape[d] = dims[d] > 0 ? (gsize)dims[d] : 1;
     gint v = g_array_index (g->inputs, gint, i);
     in[i] = physnn_tensor_new (VAL (g, v)->dtype, rank, shape);
     physnn_tensor_fill (in[i], 0.5);
@@ -247,7 +254,7 @@ probe_macs (PhysnnQuantPlan *self)
           all[n->outputs[0]].comp[0] == NULL)
         continue;
       gsize outn = physnn_tensor_get_n_elements (all[n->outputs[0]].comp[0]);
-      l->macs = (guint64) outn * (l->size / MAX (out_ch, 1));
+      l->macs = (guint64)outn * (l->size / MAX (out_ch, 1));
     }
   }
 out:
@@ -281,8 +288,8 @@ find_layers (PhysnnQuantPlan *self, GError **error)
         physnn_tensor_get_rank (w) < 1 || g_hash_table_contains (seen, wname))
       continue;
     PhysnnQuantLayer *l = g_new0 (PhysnnQuantLayer, 1);
-    l->name = n->name && *n->name ? g_strdup (n->name) :
-        g_strdup_printf ("#%u", i);
+    l->name =
+        n->name && *n->name ? g_strdup (n->name) : g_strdup_printf ("#%u", i);
     l->op_type = g_strdup (n->op_type);
     l->weight = g_strdup (wname);
     l->input = g_strdup (g_ptr_array_index (n->inputs, 0));
@@ -292,18 +299,27 @@ find_layers (PhysnnQuantPlan *self, GError **error)
     if (conv)
       l->axis = 0;
     else if (gemm) {
-      const PhysnnOnnxAttribute *tb = physnn_onnx_node_get_attribute (n,
-          "transB");
+      const PhysnnOnnxAttribute *tb =
+          physnn_onnx_node_get_attribute (n, "transB");
       l->axis = tb && tb->type == PHYSNN_ONNX_ATTR_INT && tb->i ? 0 : 1;
     } else
       l->axis = l->rank - 1;
     if (l->axis >= l->rank)
       l->axis = 0;
     l->precision = PHYSNN_PRECISION_FP32;
+    if (n->inputs->len > 2) {
+      const gchar *bname = g_ptr_array_index (n->inputs, 2);
+      PhysnnTensor *bt =
+          bname ? g_hash_table_lookup (m->initializers, bname) : NULL;
+      if (bt && physnn_dtype_is_float (physnn_tensor_get_dtype (bt))) {
+        l->bias = g_strdup (bname);
+        l->bias_size = physnn_tensor_get_n_elements (bt);
+      }
+    }
     g_hash_table_add (seen, l->weight);
     gsize nv;
-    g_hash_table_insert (self->originals, g_strdup (wname),
-        physnn_tensor_to_doubles (w, &nv));
+    g_hash_table_insert (
+        self->originals, g_strdup (wname), physnn_tensor_to_doubles (w, &nv));
     g_ptr_array_add (self->layers, l);
   }
   g_hash_table_unref (seen);
@@ -319,7 +335,8 @@ find_layers (PhysnnQuantPlan *self, GError **error)
   if (self->layers->len == 0) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
         "%s: no layer to quantize (Gemm, MatMul or Conv with constant "
-        "weights)", physnn_model_get_path (self->model));
+        "weights)",
+        physnn_model_get_path (self->model));
     return FALSE;
   }
   probe_macs (self);
@@ -343,8 +360,8 @@ physnn_quant_plan_new (PhysnnModel *model, GError **error)
   g_return_val_if_fail (PHYSNN_IS_MODEL (model), NULL);
   PhysnnQuantPlan *self = g_object_new (PHYSNN_TYPE_QUANT_PLAN, NULL);
   self->model = g_object_ref (model);
-  self->originals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+  self->originals =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   if (!find_layers (self, error)) {
     g_object_unref (self);
     return NULL;
@@ -371,8 +388,8 @@ physnn_quant_plan_copy (PhysnnQuantPlan *self)
   c->wpercentile = self->wpercentile;
   c->other_bytes = self->other_bytes;
   for (guint i = 0; i < self->layers->len; i++)
-    g_ptr_array_add (c->layers, layer_copy (g_ptr_array_index (self->layers,
-                i)));
+    g_ptr_array_add (
+        c->layers, layer_copy (g_ptr_array_index (self->layers, i)));
   return c;
 }
 
@@ -470,7 +487,7 @@ physnn_quant_plan_find_layer (PhysnnQuantPlan *self, const gchar *name)
   for (guint i = 0; name && i < self->layers->len; i++) {
     PhysnnQuantLayer *l = g_ptr_array_index (self->layers, i);
     if (strcmp (l->name, name) == 0 || strcmp (l->weight, name) == 0)
-      return (gint) i;
+      return (gint)i;
   }
   return -1;
 }
@@ -505,10 +522,10 @@ physnn_quant_plan_set_precision (PhysnnQuantPlan *self, guint layer,
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
   PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
-  if (l == NULL || (guint) precision > PHYSNN_PRECISION_INT4) {
+  if (l == NULL || (guint)precision > PHYSNN_PRECISION_INT4) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
-        "layer %u or precision %d does not exist (%u layers)", layer,
-        precision, self->layers->len);
+        "layer %u or precision %d does not exist (%u layers)", layer, precision,
+        self->layers->len);
     return FALSE;
   }
   if (l->pinned && precision != PHYSNN_PRECISION_FP32) {
@@ -531,14 +548,14 @@ physnn_quant_plan_set_precision (PhysnnQuantPlan *self, guint layer,
  * Returns: %TRUE on success
  */
 gboolean
-physnn_quant_plan_set_all (PhysnnQuantPlan *self, PhysnnPrecision precision,
-    GError **error)
+physnn_quant_plan_set_all (
+    PhysnnQuantPlan *self, PhysnnPrecision precision, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
   for (guint i = 0; i < self->layers->len; i++) {
     PhysnnQuantLayer *l = g_ptr_array_index (self->layers, i);
-    if (!l->pinned && !physnn_quant_plan_set_precision (self, i, precision,
-            error))
+    if (!l->pinned &&
+        !physnn_quant_plan_set_precision (self, i, precision, error))
       return FALSE;
   }
   return TRUE;
@@ -572,8 +589,8 @@ physnn_quant_plan_get_pinned (PhysnnQuantPlan *self, guint layer)
  * Returns: the number of layers pinned, 0 with @error set on failure
  */
 guint
-physnn_quant_plan_pin (PhysnnQuantPlan *self, const gchar *pattern,
-    GError **error)
+physnn_quant_plan_pin (
+    PhysnnQuantPlan *self, const gchar *pattern, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), 0);
   g_return_val_if_fail (pattern != NULL, 0);
@@ -600,10 +617,9 @@ physnn_quant_plan_pin (PhysnnQuantPlan *self, const gchar *pattern,
       GString *names = g_string_new (NULL);
       for (guint i = 0; i < self->layers->len; i++)
         g_string_append_printf (names, "%s%s", i ? ", " : "",
-            ((PhysnnQuantLayer *) g_ptr_array_index (self->layers, i))->name);
+            ((PhysnnQuantLayer *)g_ptr_array_index (self->layers, i))->name);
       g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
-          "pattern \"%s\" matches no layer (layers: %s)", pats[p],
-          names->str);
+          "pattern \"%s\" matches no layer (layers: %s)", pats[p], names->str);
       g_string_free (names, TRUE);
       return 0;
     }
@@ -617,8 +633,7 @@ physnn_quant_plan_pin (PhysnnQuantPlan *self, const gchar *pattern,
  * @per_channel: scales per output channel (default) or one per tensor
  */
 void
-physnn_quant_plan_set_per_channel (PhysnnQuantPlan *self,
-    gboolean per_channel)
+physnn_quant_plan_set_per_channel (PhysnnQuantPlan *self, gboolean per_channel)
 {
   g_return_if_fail (PHYSNN_IS_QUANT_PLAN (self));
   if (self->per_channel != per_channel)
@@ -681,11 +696,12 @@ physnn_quant_plan_set_weight_calibration (PhysnnQuantPlan *self,
     PhysnnCalibration method, gdouble percentile, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
-  if ((guint) method > PHYSNN_CALIBRATION_KL || !(percentile > 50.0 &&
-          percentile <= 100.0)) {
+  if ((guint)method > PHYSNN_CALIBRATION_KL ||
+      !(percentile > 50.0 && percentile <= 100.0)) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
         "calibration %d with percentile %g: the percentile must be in "
-        "(50, 100]", method, percentile);
+        "(50, 100]",
+        method, percentile);
     return FALSE;
   }
   if (self->wcal != method || self->wpercentile != percentile)
@@ -706,7 +722,7 @@ physnn_quant_plan_get_activations (PhysnnQuantPlan *self)
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
   for (guint i = 0; i < self->layers->len; i++)
-    if (((PhysnnQuantLayer *) g_ptr_array_index (self->layers, i))->act)
+    if (((PhysnnQuantLayer *)g_ptr_array_index (self->layers, i))->act)
       return TRUE;
   return FALSE;
 }
@@ -734,8 +750,8 @@ physnn_quant_plan_set_activation_range (PhysnnQuantPlan *self, guint layer,
   PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
   if (l == NULL || !isfinite (min) || !isfinite (max) || min > max) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
-        "layer %u: activation range [%g, %g] is not a finite interval",
-        layer, min, max);
+        "layer %u: activation range [%g, %g] is not a finite interval", layer,
+        min, max);
     return FALSE;
   }
   l->act = TRUE;
@@ -743,8 +759,8 @@ physnn_quant_plan_set_activation_range (PhysnnQuantPlan *self, guint layer,
   l->act_max = max;
   l->act_method = method;
   gint32 qmin, qmax;
-  _physnn_quant_params (min, max, 8, FALSE, &l->act_scale, &l->act_zero,
-      &qmin, &qmax);
+  _physnn_quant_params (
+      min, max, 8, FALSE, &l->act_scale, &l->act_zero, &qmin, &qmax);
   return TRUE;
 }
 
@@ -759,7 +775,67 @@ physnn_quant_plan_clear_activations (PhysnnQuantPlan *self)
 {
   g_return_if_fail (PHYSNN_IS_QUANT_PLAN (self));
   for (guint i = 0; i < self->layers->len; i++)
-    ((PhysnnQuantLayer *) g_ptr_array_index (self->layers, i))->act = FALSE;
+    ((PhysnnQuantLayer *)g_ptr_array_index (self->layers, i))->act = FALSE;
+}
+
+/**
+ * physnn_quant_plan_set_bias_correction:
+ * @self: a #PhysnnQuantPlan
+ * @layer: a layer index
+ * @values: (array length=n) (nullable): the layer's new float32 bias, or
+ *   %NULL to use the model's own
+ * @n: the number of values (the bias's size)
+ * @error: return location for a #GError
+ *
+ * Replaces a layer's (float32) bias in the quantized model: biases that
+ * compensate the weights' quantization error, as
+ * physnn_quant_objective_correct_biases() finds them.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+physnn_quant_plan_set_bias_correction (PhysnnQuantPlan *self, guint layer,
+    const gdouble *values, gsize n, GError **error)
+{
+  g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
+  PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
+  if (l == NULL || (values && (l->bias == NULL || n != l->bias_size))) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
+        "layer %u: %" G_GSIZE_FORMAT
+        " bias values for a bias of %" G_GSIZE_FORMAT,
+        layer, n, l ? l->bias_size : 0);
+    return FALSE;
+  }
+  for (gsize i = 0; values && i < n; i++)
+    if (!isfinite (values[i]) || !isfinite ((gfloat)values[i])) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NUMERIC,
+          "layer \"%s\": bias value %" G_GSIZE_FORMAT " is %g", l->name, i,
+          values[i]);
+      return FALSE;
+    }
+  g_clear_pointer (&l->bias_fix, g_free);
+  if (values) {
+    l->bias_fix = g_new (gdouble, n);
+    /* float32, as stored */
+    for (gsize i = 0; i < n; i++)
+      l->bias_fix[i] = (gfloat)values[i];
+  }
+  return TRUE;
+}
+
+/**
+ * physnn_quant_plan_get_bias_corrected:
+ * @self: a #PhysnnQuantPlan
+ * @layer: a layer index
+ *
+ * Returns: whether the layer's bias is replaced by corrected values
+ */
+gboolean
+physnn_quant_plan_get_bias_corrected (PhysnnQuantPlan *self, guint layer)
+{
+  g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
+  PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
+  return l && l->bias_fix;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -773,7 +849,7 @@ _physnn_quant_params (gdouble lo, gdouble hi, guint bits, gboolean symmetric,
     gdouble r = MAX (fabs (lo), fabs (hi));
     *qmax = (1 << (bits - 1)) - 1;
     *qmin = -*qmax;
-    *scale = r > 0 && isfinite (r) ? (gfloat) (r / *qmax) : 1.0f;
+    *scale = r > 0 && isfinite (r) ? (gfloat)(r / *qmax) : 1.0f;
     if (!(*scale > 0) || !isfinite (*scale))
       *scale = 1.0f;
     *zero = 0;
@@ -783,18 +859,17 @@ _physnn_quant_params (gdouble lo, gdouble hi, guint bits, gboolean symmetric,
   hi = MAX (hi, 0.0);
   *qmin = 0;
   *qmax = (1 << bits) - 1;
-  *scale = hi > lo && isfinite (hi - lo) ? (gfloat) ((hi - lo) / *qmax) :
-      1.0f;
+  *scale = hi > lo && isfinite (hi - lo) ? (gfloat)((hi - lo) / *qmax) : 1.0f;
   if (!(*scale > 0) || !isfinite (*scale))
     *scale = 1.0f;
   gdouble z = *qmin - nearbyint (lo / *scale);
-  *zero = (gint32) CLAMP (z, *qmin, *qmax);
+  *zero = (gint32)CLAMP (z, *qmin, *qmax);
 }
 
 static inline gdouble
 quantize_one (gdouble w, gfloat scale, gint32 zero, gint32 qmin, gint32 qmax)
 {
-  gdouble q = nearbyint (w / (gdouble) scale) + zero;
+  gdouble q = nearbyint (w / (gdouble)scale) + zero;
   return CLAMP (q, qmin, qmax);
 }
 
@@ -819,7 +894,7 @@ range_error (const gdouble *w, gsize n, gsize stride, gdouble lo, gdouble hi,
 static int
 cmp_double (gconstpointer a, gconstpointer b)
 {
-  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+  gdouble x = *(const gdouble *)a, y = *(const gdouble *)b;
   return x < y ? -1 : (x > y ? 1 : 0);
 }
 
@@ -839,32 +914,32 @@ weight_range (PhysnnQuantPlan *self, const gdouble *w, gsize n, gsize stride,
   switch (self->wcal) {
     case PHYSNN_CALIBRATION_MINMAX:
       return;
-    case PHYSNN_CALIBRATION_PERCENTILE:{
+    case PHYSNN_CALIBRATION_PERCENTILE: {
       g_autofree gdouble *v = g_new (gdouble, n);
       for (gsize i = 0; i < n; i++)
         v[i] = self->symmetric ? fabs (w[i * stride]) : w[i * stride];
       qsort (v, n, sizeof (gdouble), cmp_double);
       gdouble p = self->wpercentile / 100.0;
       if (self->symmetric) {
-        *hi = v[(gsize) MIN (n - 1, floor (p * (n - 1) + 0.5))];
+        *hi = v[(gsize)MIN (n - 1, floor (p * (n - 1) + 0.5))];
         *lo = -*hi;
       } else {
         gdouble tail = (1.0 - p) / 2;
-        *lo = v[(gsize) floor (tail * (n - 1) + 0.5)];
-        *hi = v[(gsize) floor ((1.0 - tail) * (n - 1) + 0.5)];
+        *lo = v[(gsize)floor (tail * (n - 1) + 0.5)];
+        *hi = v[(gsize)floor ((1.0 - tail) * (n - 1) + 0.5)];
       }
       return;
     }
     case PHYSNN_CALIBRATION_MSE:
-    case PHYSNN_CALIBRATION_KL:{
+    case PHYSNN_CALIBRATION_KL: {
       /* Outlier-aware: shrink the range while the squared error (rounding
        * inside, clipping outside) falls. For weights the KL criterion
        * reduces to the same search over clipping ranges. */
       gdouble best = G_MAXDOUBLE, blo = mn, bhi = mx;
       for (guint k = 0; k < MSE_STEPS; k++) {
         gdouble f = 1.0 - 0.7 * k / MSE_STEPS;
-        gdouble e = range_error (w, n, stride, mn * f, mx * f, bits,
-            self->symmetric);
+        gdouble e =
+            range_error (w, n, stride, mn * f, mx * f, bits, self->symmetric);
         if (e < best) {
           best = e;
           blo = mn * f;
@@ -879,8 +954,7 @@ weight_range (PhysnnQuantPlan *self, const gdouble *w, gsize n, gsize stride,
 }
 
 static PhysnnQuantWeights *
-compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l,
-    PhysnnPrecision p)
+compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
 {
   const gdouble *w = g_hash_table_lookup (self->originals, l->weight);
   PhysnnQuantWeights *qw = g_atomic_rc_box_new0 (PhysnnQuantWeights);
@@ -896,7 +970,7 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l,
     qw->stored = physnn_tensor_new (PHYSNN_DTYPE_FLOAT16, l->rank, l->shape);
     guint16 *h = physnn_tensor_map (qw->stored, PHYSNN_MAP_WRITE, NULL);
     for (gsize i = 0; i < n; i++) {
-      h[i] = physnn_half_from_float ((gfloat) w[i]);
+      h[i] = physnn_half_from_float ((gfloat)w[i]);
       qw->deq[i] = physnn_half_to_float (h[i]);
       qw->sq_error += (qw->deq[i] - w[i]) * (qw->deq[i] - w[i]);
     }
@@ -914,11 +988,12 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l,
   qw->sgn = self->symmetric;
   qw->scale = g_new (gfloat, C);
   qw->zero = g_new0 (gint32, C);
-  qw->stored = physnn_tensor_new (self->symmetric ? PHYSNN_DTYPE_INT8 :
-      PHYSNN_DTYPE_UINT8, l->rank, l->shape);
+  qw->stored = physnn_tensor_new (
+      self->symmetric ? PHYSNN_DTYPE_INT8 : PHYSNN_DTYPE_UINT8, l->rank,
+      l->shape);
   guint8 *st = physnn_tensor_map (qw->stored, PHYSNN_MAP_WRITE, NULL);
-  gboolean given = l->given_scale && l->precision == p &&
-      l->given_channels == C;
+  gboolean given =
+      l->given_scale && l->precision == p && l->given_channels == C;
   g_autofree gdouble *chan = g_new (gdouble, n / C);
 
   for (gsize c = 0; c < C; c++) {
@@ -942,13 +1017,12 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l,
     for (gsize o = 0; o < outer; o++)
       for (gsize k = 0; k < inner; k++) {
         gsize i = (o * C + c) * inner + k;
-        gdouble q = quantize_one (w[i], qw->scale[c], qw->zero[c], qmin,
-            qmax);
+        gdouble q = quantize_one (w[i], qw->scale[c], qw->zero[c], qmin, qmax);
         if (self->symmetric)
-          ((gint8 *) st)[i] = (gint8) q;
+          ((gint8 *)st)[i] = (gint8)q;
         else
-          st[i] = (guint8) q;
-        qw->deq[i] = (q - qw->zero[c]) * (gdouble) qw->scale[c];
+          st[i] = (guint8)q;
+        qw->deq[i] = (q - qw->zero[c]) * (gdouble)qw->scale[c];
         qw->sq_error += (qw->deq[i] - w[i]) * (qw->deq[i] - w[i]);
       }
   }
@@ -957,11 +1031,11 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l,
 }
 
 const PhysnnQuantWeights *
-_physnn_quant_plan_weights (PhysnnQuantPlan *self, guint layer,
-    PhysnnPrecision p, GError **error)
+_physnn_quant_plan_weights (
+    PhysnnQuantPlan *self, guint layer, PhysnnPrecision p, GError **error)
 {
   PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
-  if (l == NULL || (guint) p > PHYSNN_PRECISION_INT4) {
+  if (l == NULL || (guint)p > PHYSNN_PRECISION_INT4) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
         "no layer %u", layer);
     return NULL;
@@ -972,12 +1046,12 @@ _physnn_quant_plan_weights (PhysnnQuantPlan *self, guint layer,
 }
 
 const gdouble *
-_physnn_quant_plan_dequantized (PhysnnQuantPlan *self, guint layer,
-    GError **error)
+_physnn_quant_plan_dequantized (
+    PhysnnQuantPlan *self, guint layer, GError **error)
 {
   PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
-  const PhysnnQuantWeights *qw = l ? _physnn_quant_plan_weights (self, layer,
-      l->precision, error) : NULL;
+  const PhysnnQuantWeights *qw =
+      l ? _physnn_quant_plan_weights (self, layer, l->precision, error) : NULL;
   return qw ? qw->deq : NULL;
 }
 
@@ -998,9 +1072,9 @@ layer_bytes (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
   guint64 b;
   switch (p) {
     case PHYSNN_PRECISION_FP32:
-      return (guint64) l->size * 4;
+      return (guint64)l->size * 4;
     case PHYSNN_PRECISION_FP16:
-      return (guint64) l->size * 2;
+      return (guint64)l->size * 2;
     case PHYSNN_PRECISION_INT8:
       b = l->size + C * 4 + (self->symmetric ? 0 : C);
       break;
@@ -1015,8 +1089,8 @@ layer_bytes (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
 }
 
 guint64
-_physnn_quant_plan_bytes_of (PhysnnQuantPlan *self,
-    const PhysnnPrecision *precisions)
+_physnn_quant_plan_bytes_of (
+    PhysnnQuantPlan *self, const PhysnnPrecision *precisions)
 {
   guint64 total = self->other_bytes;
   for (guint i = 0; i < self->layers->len; i++) {
@@ -1031,8 +1105,9 @@ _physnn_quant_plan_fp32_bytes (PhysnnQuantPlan *self)
 {
   guint64 total = self->other_bytes;
   for (guint i = 0; i < self->layers->len; i++)
-    total += (guint64) ((PhysnnQuantLayer *)
-        g_ptr_array_index (self->layers, i))->size * 4;
+    total += (guint64)((PhysnnQuantLayer *)g_ptr_array_index (self->layers, i))
+                 ->size *
+             4;
   return total;
 }
 
@@ -1051,7 +1126,7 @@ physnn_quant_plan_get_average_bits (PhysnnQuantPlan *self)
   gdouble bits = 0, n = 0;
   for (guint i = 0; i < self->layers->len; i++) {
     PhysnnQuantLayer *l = g_ptr_array_index (self->layers, i);
-    bits += (gdouble) l->size * physnn_precision_get_bits (l->precision);
+    bits += (gdouble)l->size * physnn_precision_get_bits (l->precision);
     n += l->size;
   }
   return n > 0 ? bits / n : 32.0;
@@ -1087,9 +1162,9 @@ physnn_quant_plan_estimate_compression (PhysnnQuantPlan *self,
   if (bytes)
     *bytes = b;
   if (ratio)
-    *ratio = b ? (gdouble) f / b : 0;
+    *ratio = b ? (gdouble)f / b : 0;
   if (memory_reduction)
-    *memory_reduction = f ? 1.0 - (gdouble) b / f : 0;
+    *memory_reduction = f ? 1.0 - (gdouble)b / f : 0;
   return TRUE;
 }
 
@@ -1108,17 +1183,21 @@ physnn_quant_plan_describe (PhysnnQuantPlan *self)
   gdouble ratio;
   for (guint i = 0; i < self->layers->len; i++) {
     PhysnnQuantLayer *l = g_ptr_array_index (self->layers, i);
-    g_string_append_printf (s, "  %-28s %-6s %7" G_GSIZE_FORMAT " weights  "
-        "%s%s%s\n", l->name, l->op_type, l->size,
-        physnn_precision_to_string (l->precision), l->pinned ? " (pinned)" :
-        "", l->act && l->precision >= PHYSNN_PRECISION_INT8 ?
-        ", int8 input" : "");
+    g_string_append_printf (s,
+        "  %-28s %-6s %7" G_GSIZE_FORMAT " weights  "
+        "%s%s%s%s\n",
+        l->name, l->op_type, l->size, physnn_precision_to_string (l->precision),
+        l->pinned ? " (pinned)" : "",
+        l->act && l->precision >= PHYSNN_PRECISION_INT8 ? ", int8 input" : "",
+        l->bias_fix ? ", bias corrected" : "");
   }
   physnn_quant_plan_estimate_compression (self, &f, &b, &ratio, NULL);
-  g_string_append_printf (s, "average %.2f bits per weight; %" G_GUINT64_FORMAT
+  g_string_append_printf (s,
+      "average %.2f bits per weight; %" G_GUINT64_FORMAT
       " bytes vs %" G_GUINT64_FORMAT " fp32 (%.2fx); weights %s %s, "
-      "calibrated by %s", physnn_quant_plan_get_average_bits (self), b, f,
-      ratio, self->per_channel ? "per channel" : "per tensor",
+      "calibrated by %s",
+      physnn_quant_plan_get_average_bits (self), b, f, ratio,
+      self->per_channel ? "per channel" : "per tensor",
       self->symmetric ? "symmetric" : "asymmetric",
       physnn_calibration_to_string (self->wcal));
   return g_string_free (s, FALSE);
@@ -1157,8 +1236,8 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
   guint64 f, bytes;
   gdouble ratio;
   physnn_quant_plan_estimate_compression (self, &f, &bytes, &ratio, NULL);
-  g_autofree gchar *base = g_path_get_basename (physnn_model_get_path
-      (self->model));
+  g_autofree gchar *base =
+      g_path_get_basename (physnn_model_get_path (self->model));
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "format");
@@ -1170,25 +1249,23 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
   json_builder_set_member_name (b, "weights");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "granularity");
-  json_builder_add_string_value (b, self->per_channel ? "per-channel" :
-      "per-tensor");
+  json_builder_add_string_value (
+      b, self->per_channel ? "per-channel" : "per-tensor");
   json_builder_set_member_name (b, "symmetric");
   json_builder_add_boolean_value (b, self->symmetric);
   json_builder_set_member_name (b, "calibration");
-  json_builder_add_string_value (b, physnn_calibration_to_string
-      (self->wcal));
+  json_builder_add_string_value (b, physnn_calibration_to_string (self->wcal));
   json_builder_set_member_name (b, "percentile");
   json_builder_add_double_value (b, self->wpercentile);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "summary");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "average_bits");
-  json_builder_add_double_value (b, physnn_quant_plan_get_average_bits
-      (self));
+  json_builder_add_double_value (b, physnn_quant_plan_get_average_bits (self));
   json_builder_set_member_name (b, "bytes");
-  json_builder_add_int_value (b, (gint64) bytes);
+  json_builder_add_int_value (b, (gint64)bytes);
   json_builder_set_member_name (b, "fp32_bytes");
-  json_builder_add_int_value (b, (gint64) f);
+  json_builder_add_int_value (b, (gint64)f);
   json_builder_set_member_name (b, "compression");
   json_builder_add_double_value (b, ratio);
   json_builder_end_object (b);
@@ -1207,18 +1284,18 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
     json_builder_set_member_name (b, "shape");
     json_builder_begin_array (b);
     for (guint d = 0; d < l->rank; d++)
-      json_builder_add_int_value (b, (gint64) l->shape[d]);
+      json_builder_add_int_value (b, (gint64)l->shape[d]);
     json_builder_end_array (b);
     json_builder_set_member_name (b, "precision");
-    json_builder_add_string_value (b, physnn_precision_to_string
-        (l->precision));
+    json_builder_add_string_value (
+        b, physnn_precision_to_string (l->precision));
     json_builder_set_member_name (b, "pinned");
     json_builder_add_boolean_value (b, l->pinned);
     if (l->precision >= PHYSNN_PRECISION_INT8) {
-      const PhysnnQuantWeights *qw = _physnn_quant_plan_weights (self, i,
-          l->precision, NULL);
+      const PhysnnQuantWeights *qw =
+          _physnn_quant_plan_weights (self, i, l->precision, NULL);
       json_builder_set_member_name (b, "axis");
-      json_builder_add_int_value (b, self->per_channel ? (gint64) l->axis : -1);
+      json_builder_add_int_value (b, self->per_channel ? (gint64)l->axis : -1);
       json_builder_set_member_name (b, "scales");
       json_builder_add_value (b, float_array (qw->scale, qw->channels));
       json_builder_set_member_name (b, "zero_points");
@@ -1227,8 +1304,17 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
         json_builder_add_int_value (b, qw->zero[c]);
       json_builder_end_array (b);
       json_builder_set_member_name (b, "calibration");
-      json_builder_add_string_value (b, physnn_calibration_to_string
-          (self->wcal));
+      json_builder_add_string_value (
+          b, physnn_calibration_to_string (self->wcal));
+    }
+    if (l->bias_fix) {
+      json_builder_set_member_name (b, "bias");
+      JsonArray *ba = json_array_sized_new (l->bias_size);
+      for (gsize k = 0; k < l->bias_size; k++)
+        json_array_add_double_element (ba, l->bias_fix[k]);
+      JsonNode *bn = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (bn, ba);
+      json_builder_add_value (b, bn);
     }
     if (l->act) {
       json_builder_set_member_name (b, "activation");
@@ -1244,8 +1330,8 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
       json_builder_set_member_name (b, "zero_point");
       json_builder_add_int_value (b, l->act_zero);
       json_builder_set_member_name (b, "calibration");
-      json_builder_add_string_value (b, physnn_calibration_to_string
-          (l->act_method));
+      json_builder_add_string_value (
+          b, physnn_calibration_to_string (l->act_method));
       json_builder_end_object (b);
     }
     json_builder_end_object (b);
@@ -1273,8 +1359,8 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
  * Returns: %TRUE on success
  */
 gboolean
-physnn_quant_plan_save (PhysnnQuantPlan *self, const gchar *path,
-    GError **error)
+physnn_quant_plan_save (
+    PhysnnQuantPlan *self, const gchar *path, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
   g_autofree gchar *json = physnn_quant_plan_to_json (self);
@@ -1289,8 +1375,7 @@ typedef struct {
   GError **error;
 } Reader;
 
-static gboolean
-bad (Reader *r, const gchar *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean bad (Reader *r, const gchar *fmt, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 bad (Reader *r, const gchar *fmt, ...)
@@ -1299,8 +1384,8 @@ bad (Reader *r, const gchar *fmt, ...)
   va_start (ap, fmt);
   g_autofree gchar *msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_set_error (r->error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT, "%s: %s",
-      r->label, msg);
+  g_set_error (
+      r->error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT, "%s: %s", r->label, msg);
   return FALSE;
 }
 
@@ -1309,8 +1394,9 @@ get_string (JsonObject *o, const gchar *member)
 {
   JsonNode *n = json_object_get_member (o, member);
   return n && JSON_NODE_HOLDS_VALUE (n) &&
-      json_node_get_value_type (n) == G_TYPE_STRING ?
-      json_node_get_string (n) : NULL;
+                 json_node_get_value_type (n) == G_TYPE_STRING
+             ? json_node_get_string (n)
+             : NULL;
 }
 
 static gboolean
@@ -1323,7 +1409,7 @@ get_number (JsonObject *o, const gchar *member, gdouble *out)
   if (t == G_TYPE_DOUBLE)
     *out = json_node_get_double (n);
   else if (t == G_TYPE_INT64)
-    *out = (gdouble) json_node_get_int (n);
+    *out = (gdouble)json_node_get_int (n);
   else
     return FALSE;
   return isfinite (*out);
@@ -1344,10 +1430,11 @@ read_layer (Reader *r, PhysnnQuantPlan *self, JsonNode *node, guint index,
     GString *names = g_string_new (NULL);
     for (guint i = 0; i < self->layers->len; i++)
       g_string_append_printf (names, "%s\"%s\"", i ? ", " : "",
-          ((PhysnnQuantLayer *) g_ptr_array_index (self->layers, i))->name);
-    bad (r, "layers[%u] names \"%s\", which is not a quantizable layer of "
-        "%s (its layers: %s)", index, name,
-        physnn_model_get_path (self->model), names->str);
+          ((PhysnnQuantLayer *)g_ptr_array_index (self->layers, i))->name);
+    bad (r,
+        "layers[%u] names \"%s\", which is not a quantizable layer of "
+        "%s (its layers: %s)",
+        index, name, physnn_model_get_path (self->model), names->str);
     g_string_free (names, TRUE);
     return FALSE;
   }
@@ -1358,23 +1445,27 @@ read_layer (Reader *r, PhysnnQuantPlan *self, JsonNode *node, guint index,
 
   JsonNode *sn = json_object_get_member (o, "shape");
   if (sn) {
-    JsonArray *a = JSON_NODE_HOLDS_ARRAY (sn) ? json_node_get_array (sn) :
-        NULL;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY (sn) ? json_node_get_array (sn) : NULL;
     gboolean same = a && json_array_get_length (a) == l->rank;
     for (guint d = 0; same && d < l->rank; d++) {
       JsonNode *e = json_array_get_element (a, d);
-      same = JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) ==
-          G_TYPE_INT64 && json_node_get_int (e) == (gint64) l->shape[d];
+      same = JSON_NODE_HOLDS_VALUE (e) &&
+             json_node_get_value_type (e) == G_TYPE_INT64 &&
+             json_node_get_int (e) == (gint64)l->shape[d];
     }
     if (!same)
-      return bad (r, "layer \"%s\": the plan's weight shape does not match "
-          "the model's (the plan was made for another model?)", name);
+      return bad (r,
+          "layer \"%s\": the plan's weight shape does not match "
+          "the model's (the plan was made for another model?)",
+          name);
   }
   const gchar *ps = get_string (o, "precision");
   PhysnnPrecision p;
   if (ps == NULL || !physnn_precision_from_string (ps, &p))
-    return bad (r, "layer \"%s\": precision \"%s\" is not one of fp32, fp16, "
-        "int8, int4", name, ps ? ps : "(missing)");
+    return bad (r,
+        "layer \"%s\": precision \"%s\" is not one of fp32, fp16, "
+        "int8, int4",
+        name, ps ? ps : "(missing)");
   JsonNode *pn = json_object_get_member (o, "pinned");
   if (pn && JSON_NODE_HOLDS_VALUE (pn) && json_node_get_boolean (pn))
     l->pinned = TRUE;
@@ -1384,19 +1475,21 @@ read_layer (Reader *r, PhysnnQuantPlan *self, JsonNode *node, guint index,
 
   JsonNode *scn = json_object_get_member (o, "scales");
   if (scn && p >= PHYSNN_PRECISION_INT8) {
-    JsonArray *a = JSON_NODE_HOLDS_ARRAY (scn) ? json_node_get_array (scn) :
-        NULL;
+    JsonArray *a =
+        JSON_NODE_HOLDS_ARRAY (scn) ? json_node_get_array (scn) : NULL;
     gsize C = self->per_channel ? l->shape[l->axis] : 1;
     if (a == NULL || json_array_get_length (a) != C)
-      return bad (r, "layer \"%s\": %u scales, expected %" G_GSIZE_FORMAT
-          " (%s)", name, a ? json_array_get_length (a) : 0, C,
+      return bad (r,
+          "layer \"%s\": %u scales, expected %" G_GSIZE_FORMAT " (%s)", name,
+          a ? json_array_get_length (a) : 0, C,
           self->per_channel ? "one per output channel" : "per tensor");
     JsonNode *zn = json_object_get_member (o, "zero_points");
-    JsonArray *za = zn && JSON_NODE_HOLDS_ARRAY (zn) ?
-        json_node_get_array (zn) : NULL;
+    JsonArray *za =
+        zn && JSON_NODE_HOLDS_ARRAY (zn) ? json_node_get_array (zn) : NULL;
     if (za && json_array_get_length (za) != C)
-      return bad (r, "layer \"%s\": %u zero points for %" G_GSIZE_FORMAT
-          " scales", name, json_array_get_length (za), C);
+      return bad (r,
+          "layer \"%s\": %u zero points for %" G_GSIZE_FORMAT " scales", name,
+          json_array_get_length (za), C);
     guint bits = physnn_precision_get_bits (p);
     gint32 qmin = self->symmetric ? -((1 << (bits - 1)) - 1) : 0;
     gint32 qmax = self->symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
@@ -1406,38 +1499,72 @@ read_layer (Reader *r, PhysnnQuantPlan *self, JsonNode *node, guint index,
     for (gsize c = 0; c < C; c++) {
       JsonNode *e = json_array_get_element (a, c);
       gdouble v = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_double (e) : -1;
-      if (!(v > 0) || !isfinite (v) || !isfinite ((gfloat) v))
-        return bad (r, "layer \"%s\": scale %" G_GSIZE_FORMAT " is %g; "
-            "scales must be positive finite float32 numbers", name, c, v);
-      l->given_scale[c] = (gfloat) v;
+      if (!(v > 0) || !isfinite (v) || !isfinite ((gfloat)v))
+        return bad (r,
+            "layer \"%s\": scale %" G_GSIZE_FORMAT " is %g; "
+            "scales must be positive finite float32 numbers",
+            name, c, v);
+      l->given_scale[c] = (gfloat)v;
       if (za) {
         JsonNode *ze = json_array_get_element (za, c);
-        gint64 z = JSON_NODE_HOLDS_VALUE (ze) && json_node_get_value_type (ze)
-            == G_TYPE_INT64 ? json_node_get_int (ze) : G_MININT64;
+        gint64 z = JSON_NODE_HOLDS_VALUE (ze) &&
+                           json_node_get_value_type (ze) == G_TYPE_INT64
+                       ? json_node_get_int (ze)
+                       : G_MININT64;
         if (z < qmin || z > qmax || (self->symmetric && z != 0))
-          return bad (r, "layer \"%s\": zero point %" G_GSIZE_FORMAT " is "
-              "%" G_GINT64_FORMAT "; expected %s", name, c, z,
+          return bad (r,
+              "layer \"%s\": zero point %" G_GSIZE_FORMAT " is "
+              "%" G_GINT64_FORMAT "; expected %s",
+              name, c, z,
               self->symmetric ? "0 (symmetric)" : "an integer in range");
-        l->given_zero[c] = (gint32) z;
+        l->given_zero[c] = (gint32)z;
       }
+    }
+  }
+  JsonNode *bn = json_object_get_member (o, "bias");
+  if (bn) {
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY (bn) ? json_node_get_array (bn) : NULL;
+    if (a == NULL || l->bias == NULL ||
+        json_array_get_length (a) != l->bias_size)
+      return bad (r,
+          "layer \"%s\": \"bias\" must be an array of %" G_GSIZE_FORMAT
+          " numbers (the layer's bias)",
+          name, l->bias_size);
+    g_autofree gdouble *v = g_new (gdouble, l->bias_size);
+    for (gsize k = 0; k < l->bias_size; k++) {
+      JsonNode *e = json_array_get_element (a, k);
+      GType t = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_value_type (e) : 0;
+      if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64)
+        return bad (r,
+            "layer \"%s\": bias %" G_GSIZE_FORMAT " is not a "
+            "number",
+            name, k);
+      v[k] = json_node_get_double (e);
+    }
+    GError *e = NULL;
+    if (!physnn_quant_plan_set_bias_correction (
+            self, (guint)li, v, l->bias_size, &e)) {
+      bad (r, "%s", e->message);
+      g_error_free (e);
+      return FALSE;
     }
   }
   JsonNode *an = json_object_get_member (o, "activation");
   if (an) {
-    JsonObject *ao = JSON_NODE_HOLDS_OBJECT (an) ? json_node_get_object (an) :
-        NULL;
+    JsonObject *ao =
+        JSON_NODE_HOLDS_OBJECT (an) ? json_node_get_object (an) : NULL;
     gdouble mn, mx;
     PhysnnCalibration m = PHYSNN_CALIBRATION_MINMAX;
     const gchar *ms = ao ? get_string (ao, "calibration") : NULL;
     if (ao == NULL || !get_number (ao, "min", &mn) ||
         !get_number (ao, "max", &mx) || mn > mx)
-      return bad (r, "layer \"%s\": activation needs numbers min <= max",
-          name);
+      return bad (r, "layer \"%s\": activation needs numbers min <= max", name);
     if (ms && !physnn_calibration_from_string (ms, &m))
-      return bad (r, "layer \"%s\": activation calibration \"%s\" is not "
-          "one of minmax, percentile, mse, kl", name, ms);
-    physnn_quant_plan_set_activation_range (self, (guint) li, mn, mx, m,
-        NULL);
+      return bad (r,
+          "layer \"%s\": activation calibration \"%s\" is not "
+          "one of minmax, percentile, mse, kl",
+          name, ms);
+    physnn_quant_plan_set_activation_range (self, (guint)li, mn, mx, m, NULL);
   }
   return TRUE;
 }
@@ -1469,8 +1596,7 @@ plan_read (PhysnnModel *model, const gchar *json, Reader *r)
     bad (r, "\"version\" %g is not supported (1 is)", version);
     return NULL;
   }
-  g_autoptr (PhysnnQuantPlan) self = physnn_quant_plan_new (model,
-      r->error);
+  g_autoptr (PhysnnQuantPlan) self = physnn_quant_plan_new (model, r->error);
   if (self == NULL)
     return NULL;
 
@@ -1486,23 +1612,27 @@ plan_read (PhysnnModel *model, const gchar *json, Reader *r)
     JsonNode *sym = json_object_get_member (w, "symmetric");
     gdouble pct = 99.99;
     if (g && strcmp (g, "per-channel") != 0 && strcmp (g, "per-tensor") != 0) {
-      bad (r, "weights.granularity \"%s\" is not per-channel or "
-          "per-tensor", g);
+      bad (r,
+          "weights.granularity \"%s\" is not per-channel or "
+          "per-tensor",
+          g);
       return NULL;
     }
     if (g)
       self->per_channel = strcmp (g, "per-channel") == 0;
     if (sym) {
-      if (!JSON_NODE_HOLDS_VALUE (sym) || json_node_get_value_type (sym) !=
-          G_TYPE_BOOLEAN) {
+      if (!JSON_NODE_HOLDS_VALUE (sym) ||
+          json_node_get_value_type (sym) != G_TYPE_BOOLEAN) {
         bad (r, "weights.symmetric is not true or false");
         return NULL;
       }
       self->symmetric = json_node_get_boolean (sym);
     }
     if (c && !physnn_calibration_from_string (c, &self->wcal)) {
-      bad (r, "weights.calibration \"%s\" is not one of minmax, "
-          "percentile, mse, kl", c);
+      bad (r,
+          "weights.calibration \"%s\" is not one of minmax, "
+          "percentile, mse, kl",
+          c);
       return NULL;
     }
     if (json_object_has_member (w, "percentile") &&
@@ -1539,8 +1669,8 @@ plan_read (PhysnnModel *model, const gchar *json, Reader *r)
  * Returns: (transfer full): the plan, or %NULL with @error set
  */
 PhysnnQuantPlan *
-physnn_quant_plan_new_from_data (PhysnnModel *model, const gchar *json,
-    GError **error)
+physnn_quant_plan_new_from_data (
+    PhysnnModel *model, const gchar *json, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_MODEL (model), NULL);
   g_return_val_if_fail (json != NULL, NULL);
@@ -1559,8 +1689,8 @@ physnn_quant_plan_new_from_data (PhysnnModel *model, const gchar *json,
  * Returns: (transfer full): the plan, or %NULL with @error set
  */
 PhysnnQuantPlan *
-physnn_quant_plan_new_from_file (PhysnnModel *model, const gchar *path,
-    GError **error)
+physnn_quant_plan_new_from_file (
+    PhysnnModel *model, const gchar *path, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_MODEL (model), NULL);
   g_return_val_if_fail (path != NULL, NULL);
@@ -1570,7 +1700,7 @@ physnn_quant_plan_new_from_file (PhysnnModel *model, const gchar *path,
   if (g_stat (path, &st) == 0 && st.st_size > (64 << 20)) {
     g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_FORMAT,
         "%s: %" G_GINT64_FORMAT " bytes is too large for a plan", path,
-        (gint64) st.st_size);
+        (gint64)st.st_size);
     return NULL;
   }
   if (!g_file_get_contents (path, &text, &len, error))

@@ -82,6 +82,11 @@ typedef struct {
   gfloat *given_scale;
   gint32 *given_zero;
   gsize given_channels;
+  /* the float bias (Gemm/Conv input C/B), and physics-aware corrected
+   * values for it (NULL: the model's own) */
+  gchar *bias;
+  gsize bias_size;
+  gdouble *bias_fix;
   /* activation quantization (int8) of the layer's input */
   gboolean act;
   gdouble act_min, act_max;

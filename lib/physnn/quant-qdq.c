@@ -36,8 +36,8 @@ remove_init (PhysnnOnnxModel *m, const gchar *name)
     }
   /* an initializer may also be declared as a graph input (a default) */
   for (guint i = 0; i < m->inputs->len; i++)
-    if (strcmp (((PhysnnOnnxValueInfo *) g_ptr_array_index (m->inputs,
-                    i))->name, name) == 0) {
+    if (strcmp (((PhysnnOnnxValueInfo *)g_ptr_array_index (m->inputs, i))->name,
+            name) == 0) {
       g_ptr_array_remove_index (m->inputs, i);
       break;
     }
@@ -49,7 +49,8 @@ unique (PhysnnOnnxModel *m, GHashTable *used, const gchar *base,
 {
   gchar *name = g_strconcat (base, suffix, NULL);
   for (guint k = 2; g_hash_table_contains (used, name) ||
-      g_hash_table_contains (m->initializers, name); k++) {
+                    g_hash_table_contains (m->initializers, name);
+       k++) {
     g_free (name);
     name = g_strdup_printf ("%s%s_%u", base, suffix, k);
   }
@@ -61,8 +62,8 @@ static PhysnnTensor *
 float_tensor (const gfloat *v, gsize n, gboolean scalar)
 {
   gsize shape[1] = { n };
-  PhysnnTensor *t = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, scalar ? 0 : 1,
-      shape);
+  PhysnnTensor *t =
+      physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, scalar ? 0 : 1, shape);
   memcpy (physnn_tensor_map (t, PHYSNN_MAP_WRITE, NULL), v, n * 4);
   physnn_tensor_unmap (t);
   return t;
@@ -72,11 +73,11 @@ static PhysnnTensor *
 zero_tensor (const gint32 *z, gsize n, gboolean scalar, gboolean sgn)
 {
   gsize shape[1] = { n };
-  PhysnnTensor *t = physnn_tensor_new (sgn ? PHYSNN_DTYPE_INT8 :
-      PHYSNN_DTYPE_UINT8, scalar ? 0 : 1, shape);
+  PhysnnTensor *t = physnn_tensor_new (
+      sgn ? PHYSNN_DTYPE_INT8 : PHYSNN_DTYPE_UINT8, scalar ? 0 : 1, shape);
   guint8 *p = physnn_tensor_map (t, PHYSNN_MAP_WRITE, NULL);
   for (gsize i = 0; i < n; i++)
-    p[i] = (guint8) z[i];
+    p[i] = (guint8)z[i];
   physnn_tensor_unmap (t);
   return t;
 }
@@ -84,8 +85,8 @@ zero_tensor (const gint32 *z, gsize n, gboolean scalar, gboolean sgn)
 static void
 set_int_attr (PhysnnOnnxNode *n, const gchar *name, gint64 v)
 {
-  PhysnnOnnxAttribute *a = physnn_onnx_attribute_new (name,
-      PHYSNN_ONNX_ATTR_INT);
+  PhysnnOnnxAttribute *a =
+      physnn_onnx_attribute_new (name, PHYSNN_ONNX_ATTR_INT);
   a->i = v;
   g_ptr_array_add (n->attributes, a);
 }
@@ -108,8 +109,7 @@ check_opset_raise (const PhysnnOnnxModel *m, gint64 to, GError **error)
 {
   static const gchar *moved[] = { "ReduceMean", "ReduceMax", "ReduceMin",
     "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
-    "ReduceSumSquare"
-  };
+    "ReduceSumSquare" };
   if (m->opset >= 18 || to < 18)
     return TRUE;
   for (guint i = 0; i < m->nodes->len; i++) {
@@ -120,7 +120,8 @@ check_opset_raise (const PhysnnOnnxModel *m, gint64 to, GError **error)
         g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NOT_SUPPORTED,
             "int4 weights need opset 21, but node \"%s\" (%s) uses the axes "
             "attribute of opset %" G_GINT64_FORMAT "; export the model with "
-            "opset 18 or newer, or use int8", n->name, n->op_type, m->opset);
+            "opset 18 or newer, or use int8",
+            n->name, n->op_type, m->opset);
         return FALSE;
       }
   }
@@ -135,14 +136,14 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
   g_autoptr (GBytes) bytes = physnn_onnx_model_serialize (src, error);
   if (bytes == NULL)
     return NULL;
-  g_autoptr (PhysnnOnnxModel) m = physnn_onnx_model_load_from_bytes (bytes,
-      physnn_model_get_path (model), error);
+  g_autoptr (PhysnnOnnxModel) m = physnn_onnx_model_load_from_bytes (
+      bytes, physnn_model_get_path (model), error);
   if (m == NULL)
     return NULL;
-  g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash,
-      g_str_equal, g_free, NULL);
-  g_autoptr (GHashTable) act_done = g_hash_table_new_full (g_str_hash,
-      g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) used =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) act_done =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   guint n_layers = physnn_quant_plan_get_n_layers (plan);
   gboolean any4 = FALSE, per_axis = FALSE;
   for (guint i = 0; i < m->nodes->len; i++) {
@@ -152,14 +153,14 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
   }
 
   /* the layer nodes, found before anything is inserted */
-  g_autofree PhysnnOnnxNode **layer_node = g_new0 (PhysnnOnnxNode *,
-      MAX (n_layers, 1));
+  g_autofree PhysnnOnnxNode **layer_node =
+      g_new0 (PhysnnOnnxNode *, MAX (n_layers, 1));
   for (guint li = 0; li < n_layers; li++) {
     PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
     for (guint i = 0; i < m->nodes->len && layer_node[li] == NULL; i++) {
       PhysnnOnnxNode *n = g_ptr_array_index (m->nodes, i);
-      g_autofree gchar *label = n->name && *n->name ? g_strdup (n->name) :
-          g_strdup_printf ("#%u", i);
+      g_autofree gchar *label =
+          n->name && *n->name ? g_strdup (n->name) : g_strdup_printf ("#%u", i);
       if (strcmp (label, l->name) == 0)
         layer_node[li] = n;
     }
@@ -171,17 +172,33 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
     }
   }
 
+  /* corrected float32 biases replace the model's */
+  for (guint li = 0; li < n_layers; li++) {
+    PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
+    PhysnnTensor *old =
+        l->bias_fix ? g_hash_table_lookup (m->initializers, l->bias) : NULL;
+    if (old == NULL)
+      continue;
+    guint rank;
+    const gsize *shape = physnn_tensor_get_shape (old, &rank);
+    PhysnnTensor *t = physnn_tensor_new_from_doubles (
+        PHYSNN_DTYPE_FLOAT32, rank, shape, l->bias_fix, l->bias_size, error);
+    if (t == NULL)
+      return NULL;
+    g_hash_table_replace (m->initializers, g_strdup (l->bias), t);
+  }
+
   g_autoptr (GPtrArray) front = g_ptr_array_new ();
   for (guint li = 0; li < n_layers; li++) {
     PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
     if (l->precision == PHYSNN_PRECISION_FP32)
       continue;
-    const PhysnnQuantWeights *qw = _physnn_quant_plan_weights (plan, li,
-        l->precision, error);
+    const PhysnnQuantWeights *qw =
+        _physnn_quant_plan_weights (plan, li, l->precision, error);
     if (qw == NULL)
       return NULL;
     if (!g_hash_table_contains (m->initializers, l->weight))
-      continue;                 /* shared weight, replaced already */
+      continue; /* shared weight, replaced already */
     remove_init (m, l->weight);
     if (l->precision == PHYSNN_PRECISION_FP16) {
       g_autofree gchar *h = unique (m, used, l->weight, "_fp16");
@@ -194,8 +211,8 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
       continue;
     }
     gboolean four = l->precision == PHYSNN_PRECISION_INT4;
-    gboolean scalar = qw->channels == 1 &&
-        !physnn_quant_plan_get_per_channel (plan);
+    gboolean scalar =
+        qw->channels == 1 && !physnn_quant_plan_get_per_channel (plan);
     g_autofree gchar *qn = unique (m, used, l->weight, "_quantized");
     g_autofree gchar *sn = unique (m, used, l->weight, "_scale");
     g_autofree gchar *zn = unique (m, used, l->weight, "_zero_point");
@@ -245,10 +262,10 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
       guint pos = 0;
       while (g_ptr_array_index (m->nodes, pos) != ln)
         pos++;
-      g_ptr_array_insert (m->nodes, pos, new_node ("DequantizeLinear", dnn,
-              din, dv));
-      g_ptr_array_insert (m->nodes, pos, new_node ("QuantizeLinear", qnn,
-              qin, qv));
+      g_ptr_array_insert (
+          m->nodes, pos, new_node ("DequantizeLinear", dnn, din, dv));
+      g_ptr_array_insert (
+          m->nodes, pos, new_node ("QuantizeLinear", qnn, qin, qv));
       g_hash_table_insert (act_done, g_strdup (a), dv);
       dq = dv;
     }
@@ -266,10 +283,10 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
   m->opset = opset;
   if (any4)
     m->ir_version = MAX (m->ir_version, 10);
-  g_autofree gchar *desc = g_strdup_printf ("%.3g average weight bits",
-      physnn_quant_plan_get_average_bits (plan));
-  g_hash_table_replace (m->metadata, g_strdup ("physnn.quantization"),
-      g_steal_pointer (&desc));
+  g_autofree gchar *desc = g_strdup_printf (
+      "%.3g average weight bits", physnn_quant_plan_get_average_bits (plan));
+  g_hash_table_replace (
+      m->metadata, g_strdup ("physnn.quantization"), g_steal_pointer (&desc));
   return g_steal_pointer (&m);
 }
 
@@ -297,18 +314,18 @@ physnn_quant_plan_apply (PhysnnQuantPlan *self, GError **error)
   g_autoptr (GBytes) bytes = physnn_onnx_model_serialize (m, error);
   if (bytes == NULL)
     return NULL;
-  g_autofree gchar *label = g_strdup_printf ("%s (quantized)",
-      physnn_model_get_path (model));
-  g_autoptr (PhysnnModel) q = physnn_model_new_from_bytes (bytes, label,
-      error);
+  g_autofree gchar *label =
+      g_strdup_printf ("%s (quantized)", physnn_model_get_path (model));
+  g_autoptr (PhysnnModel) q = physnn_model_new_from_bytes (bytes, label, error);
   if (q == NULL)
     return NULL;
   const gchar *names = physnn_model_get_coordinate_names (model);
-  if (names && *names && !physnn_model_set_coordinates (q,
-          physnn_model_get_coordinate_input (model), names, error))
+  if (names && *names &&
+      !physnn_model_set_coordinates (
+          q, physnn_model_get_coordinate_input (model), names, error))
     return NULL;
-  if (!physnn_model_set_output_names (q,
-          physnn_model_get_output_names (model), error))
+  if (!physnn_model_set_output_names (
+          q, physnn_model_get_output_names (model), error))
     return NULL;
   return g_steal_pointer (&q);
 }
@@ -326,8 +343,8 @@ physnn_quant_plan_apply (PhysnnQuantPlan *self, GError **error)
  * Returns: %TRUE on success
  */
 gboolean
-physnn_quant_plan_export_onnx (PhysnnQuantPlan *self, const gchar *path,
-    GError **error)
+physnn_quant_plan_export_onnx (
+    PhysnnQuantPlan *self, const gchar *path, GError **error)
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE);

@@ -1516,3 +1516,40 @@ physnn_quant_search_save (PhysnnQuantSearch *self, const gchar *json_path,
   }
   return plot_path == NULL || save_plot (self, plot_path, error);
 }
+
+static gint
+more_bits_first (gconstpointer pa, gconstpointer pb)
+{
+  const Individual *a = *(Individual *const *)pa;
+  const Individual *b = *(Individual *const *)pb;
+  if (a->bits != b->bits)
+    return a->bits > b->bits ? -1 : 1;
+  return a->loss < b->loss ? -1 : (a->loss > b->loss ? 1 : 0);
+}
+
+/**
+ * physnn_quant_search_get_feasible_plans:
+ * @self: a #PhysnnQuantSearch
+ * @max: at most this many
+ *
+ * The evaluated plans that meet the constraints, those with the most
+ * average bits first (the candidates worth refitting, e.g. by
+ * physnn_quant_objective_correct_biases(): their ranking may change).
+ *
+ * Returns: (transfer full) (element-type PhysnnQuantPlan): the plans
+ */
+GPtrArray *
+physnn_quant_search_get_feasible_plans (PhysnnQuantSearch *self, guint max)
+{
+  g_return_val_if_fail (PHYSNN_IS_QUANT_SEARCH (self), NULL);
+  g_autoptr (GPtrArray) f = g_ptr_array_new ();
+  for (guint i = 0; i < self->archive->len; i++)
+    if (((Individual *)g_ptr_array_index (self->archive, i))->violation == 0)
+      g_ptr_array_add (f, g_ptr_array_index (self->archive, i));
+  g_ptr_array_sort (f, more_bits_first);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < f->len && out->len < max; i++)
+    g_ptr_array_add (
+        out, plan_of (self, ((Individual *)g_ptr_array_index (f, i))->g));
+  return out;
+}

@@ -106,6 +106,10 @@ gboolean physnn_quant_plan_set_activation_range (PhysnnQuantPlan *self,
     guint layer, gdouble min, gdouble max, PhysnnCalibration method,
     GError **error);
 void physnn_quant_plan_clear_activations (PhysnnQuantPlan *self);
+gboolean physnn_quant_plan_set_bias_correction (PhysnnQuantPlan *self,
+    guint layer, const gdouble *values, gsize n, GError **error);
+gboolean physnn_quant_plan_get_bias_corrected (PhysnnQuantPlan *self,
+    guint layer);
 
 gdouble physnn_quant_plan_get_average_bits (PhysnnQuantPlan *self);
 gboolean physnn_quant_plan_estimate_compression (PhysnnQuantPlan *self,
@@ -167,6 +171,9 @@ gdouble physnn_quant_objective_get_reference_loss (PhysnnQuantObjective *self);
 gdouble physnn_quant_objective_get_reference_accuracy (
     PhysnnQuantObjective *self);
 guint64 physnn_quant_objective_get_n_evaluations (PhysnnQuantObjective *self);
+gboolean physnn_quant_objective_correct_biases (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, guint max_iterations, gdouble *loss,
+    GError **error);
 gboolean physnn_quant_objective_validate_physics (PhysnnQuantObjective *self,
     PhysnnQuantPlan *plan, gdouble max_loss, gdouble max_increase,
     gdouble *loss, GError **error);
@@ -254,6 +261,8 @@ PhysnnQuantPlan *physnn_quant_search_get_best (PhysnnQuantSearch *self,
 PhysnnQuantPlan *physnn_quant_search_get_greedy_best (
     PhysnnQuantSearch *self, GError **error);
 guint64 physnn_quant_search_get_n_evaluations (PhysnnQuantSearch *self);
+GPtrArray *physnn_quant_search_get_feasible_plans (PhysnnQuantSearch *self,
+    guint max);
 gchar *physnn_quant_search_to_json (PhysnnQuantSearch *self);
 gboolean physnn_quant_search_save (PhysnnQuantSearch *self,
     const gchar *json_path, const gchar *plot_path, GError **error);
