@@ -196,6 +196,10 @@ def dequantized_weights(qdq_path):
         deq = ((q.astype(np.float32) - z.reshape(sh).astype(np.float32))
                * s.reshape(sh)).astype(np.float32)
         out[n.output[0]] = (q, s, z, axis, bits, signed, deq)
+    # float initializers (biases, possibly corrected by the plan)
+    for name, t in inits.items():
+        if t.data_type == 1 and name not in out:
+            fp16.setdefault("float:" + name, numpy_helper.to_array(t))
     return out, fp16
 
 
@@ -225,6 +229,8 @@ def check_weights_vs_torch(label, orig_path, qdq_path):
         bad = int(np.sum(diff & ~tie))
         worst = max(worst, bad)
     for name, h in fp16.items():
+        if name.startswith("float:"):
+            continue
         ref = torch.from_numpy(orig[name].astype(np.float32)).half().numpy()
         worst = max(worst, int(np.sum(ref != h)))
     check(f"{label}: dequantized weights equal torch fake-quantization "
@@ -245,6 +251,10 @@ def torch_fakequant_forward(kind, module, dq, fp16, x):
                 p.copy_(torch.from_numpy(dq[pname][6].astype(np.float64)))
             elif pname in fp16:
                 p.copy_(torch.from_numpy(fp16[pname].astype(np.float64)))
+            elif "float:" + pname in fp16:
+                # a bias as the QDQ file stores it (corrected or not)
+                p.copy_(torch.from_numpy(fp16["float:" + pname]
+                                         .astype(np.float64)))
             elif pname in names:
                 pass            # fp32 layer
         return mod(torch.from_numpy(x.astype(np.float64))).numpy()
@@ -273,6 +283,18 @@ def plans(model, calib_x):
     for i in range(p.get_n_layers()):
         p.set_precision(i, cycle[i % 4])
     out.append(("mixed", p, False))
+    # int4 with biases refitted to the float model's outputs
+    p = Physnn.QuantPlan.new(model)
+    p.set_all(P.INT4)
+    xs = calib_x if calib_x is not None else None
+    if xs is not None:
+        y = model.run(Physnn.Device.new("cpu"), [Tf(xs)])[0]
+        obj = Physnn.QuantObjective.new_regression(model, [Tf(xs)], y)
+        ok, before, _ = obj.evaluate(p)
+        ok, after = obj.correct_biases(p, 20)
+        check(f"bias correction lowers the output error ({before:.3g} -> "
+              f"{after:.3g})", 0 if after < before else 1, 0)
+        out.append(("int4-bias-corrected", p, False))
     if calib_x is not None:
         p = Physnn.QuantPlan.new(model)
         p.set_all(P.INT8)

@@ -303,6 +303,52 @@ test_physics_objective (void)
     g_assert_cmpfloat (l, >, physnn_quant_objective_get_reference_loss (obj));
   }
 
+  /* physics-aware bias correction: lowers the loss; the corrected plan
+   * survives JSON, and the quantized graph's own residual agrees */
+  physnn_quant_plan_set_all (p, PHYSNN_PRECISION_INT8, NULL);
+  gdouble before, after, reread;
+  g_assert_true (physnn_quant_objective_evaluate (obj, p, &before, NULL, NULL));
+  g_assert_true (
+      physnn_quant_objective_correct_biases (obj, p, 30, &after, &error));
+  g_assert_no_error (error);
+  g_test_message ("int8 bias correction: %.4g -> %.4g (float %.4g)", before,
+      after, physnn_quant_objective_get_reference_loss (obj));
+  g_assert_cmpfloat (after, <, 0.5 * before);
+  g_assert_true (physnn_quant_plan_get_bias_corrected (p, 0));
+  {
+    g_autofree gchar *bj = physnn_quant_plan_to_json (p);
+    g_assert_nonnull (strstr (bj, "\"bias\""));
+    g_autoptr (PhysnnQuantPlan) back =
+        physnn_quant_plan_new_from_data (m, bj, &error);
+    g_assert_no_error (error);
+    g_assert_true (
+        physnn_quant_objective_evaluate (obj, back, &reread, NULL, NULL));
+    g_assert_cmpfloat (reread, ==, after);
+    g_autoptr (PhysnnModel) q = physnn_quant_plan_apply (back, &error);
+    g_assert_true (physnn_pde_bind (pde, q, &error));
+    g_autoptr (PhysnnTensor) r =
+        physnn_pde_residual (pde, q, cpu, &pts, 1, NULL, &error);
+    g_assert_no_error (error);
+    gdouble ms = 0;
+    for (gsize i = 0; i < 1024; i++)
+      ms += pow (physnn_tensor_get_value (r, i), 2) / 1024;
+    g_assert_cmpfloat (fabs (ms / after - 1), <, 1e-3);
+    /* a bias of the wrong length is refused with the layer's size */
+    g_auto (GStrv) parts = g_strsplit (bj, "\"bias\" : [", 2);
+    g_autofree gchar *bad =
+        g_strjoin ("\"bias\" : [1.5, ", parts[0], parts[1], NULL);
+    g_autoptr (PhysnnQuantPlan) x =
+        physnn_quant_plan_new_from_data (m, bad, &error);
+    g_assert_null (x);
+    g_assert_nonnull (strstr (error->message, "bias"));
+    g_clear_error (&error);
+  }
+  for (guint l = 0; l < 4; l++) {
+    g_assert_true (
+        physnn_quant_plan_set_bias_correction (p, l, NULL, 0, &error));
+    g_assert_false (physnn_quant_plan_get_bias_corrected (p, l));
+  }
+
   /* validate_physics */
   physnn_quant_plan_set_all (p, PHYSNN_PRECISION_INT8, NULL);
   g_assert_false (
