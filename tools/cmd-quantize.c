@@ -376,6 +376,7 @@ physnn_cmd_quantize (int argc, char **argv)
       gdouble best = INFINITY;
       g_autoptr (GPtrArray) cand =
           physnn_quant_search_get_feasible_plans (search, 12);
+      g_ptr_array_set_free_func (cand, g_object_unref);
       for (guint i = 0; i < physnn_quant_search_get_front_size (search); i++)
         g_ptr_array_add (cand, physnn_quant_search_get_front_plan (search, i));
       for (guint i = 0; i < cand->len; i++) {

@@ -1536,7 +1536,8 @@ more_bits_first (gconstpointer pa, gconstpointer pb)
  * average bits first (the candidates worth refitting, e.g. by
  * physnn_quant_objective_correct_biases(): their ranking may change).
  *
- * Returns: (transfer full) (element-type PhysnnQuantPlan): the plans
+ * Returns: (transfer full) (element-type PhysnnQuantPlan): the plans (C
+ *   callers unref the elements and the array)
  */
 GPtrArray *
 physnn_quant_search_get_feasible_plans (PhysnnQuantSearch *self, guint max)
@@ -1547,7 +1548,9 @@ physnn_quant_search_get_feasible_plans (PhysnnQuantSearch *self, guint max)
     if (((Individual *)g_ptr_array_index (self->archive, i))->violation == 0)
       g_ptr_array_add (f, g_ptr_array_index (self->archive, i));
   g_ptr_array_sort (f, more_bits_first);
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
+  /* no free function: bindings unref the elements of a transfer-full
+   * array themselves */
+  GPtrArray *out = g_ptr_array_new ();
   for (guint i = 0; i < f->len && out->len < max; i++)
     g_ptr_array_add (
         out, plan_of (self, ((Individual *)g_ptr_array_index (f, i))->g));
