@@ -18,7 +18,10 @@ read_pipeline (const gchar *path, const gchar *outdir)
       g_string_append_printf (s, "%s ", lines[i]);
   g_autofree gchar *launch = g_string_free (s, FALSE);
   g_auto (GStrv) parts = g_strsplit (launch, "@OUTDIR@", -1);
-  return g_strjoinv (outdir, parts);
+  g_autofree gchar *with_out = g_strjoinv (outdir, parts);
+  /* @SRCDIR@: the source tree, for models shipped in models/ */
+  g_auto (GStrv) src_parts = g_strsplit (with_out, "@SRCDIR@", -1);
+  return g_strjoinv (g_getenv ("PHYSNN_SOURCE_DIR"), src_parts);
 }
 
 /* Runs to EOS; returns the first error message or NULL. */
