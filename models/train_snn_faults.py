@@ -4,9 +4,9 @@ LIF network that tells faulty from healthy windows of `pdesrc` sensor
 streams, as the pipeline
 
     pdesrc pde=heat-1d sensors=8 outputs=sensors framerate=100/1 ...
-      ! spikeenc method=sigma-delta threshold=0.01 off-spikes=true
+      ! spikeenc method=sigma-delta threshold=0.004 off-spikes=true
                  padding=true num-steps=10
-      ! snninfer model=models/snn_faults.nir          (dt 1 ms, exact)
+      ! snninfer model=models/snn_faults.nir output=membrane   (dt 1 ms)
 
 computes it. Run with Debian's interpreter inside the build environment:
 
@@ -23,17 +23,25 @@ simulator labels every reading.
 
 Encoding. The readings go through physnn's PhysnnEncoder (the code behind
 spikeenc) with the settings above: sigma-delta with on and off spikes, one
-spike per 0.01 units of change, 10 steps per reading. 16 inputs. A healthy
+spike per 0.004 units of change, 10 steps per reading. 16 inputs. The
+threshold is below the noise: every healthy sensor flickers, a stuck one
+(a constant reading) goes silent. (A first run with 0.01 and class-balanced
+loss weights scored 75.6 % of held-out windows against 79.0 %, with more
+false alarms late in healthy streams, where the slow decay gives few
+spikes.) A healthy
 sine decay gives off spikes in proportion to each sensor's reading; a stuck
 sensor goes silent, drift, a source and a spike add on (or extra off)
 spikes.
 
 Network. 16 -> Affine -> 32 LIF (tau 30 ms, threshold 1, reset 0) ->
-Affine -> 2 LI (tau 100 ms): output 0 "healthy", output 1 "faulty". It is
+Affine -> 2 LI (tau 100 ms; a LIF that never fires, read as membrane):
+output 0 "healthy", output 1 "faulty". It is
 simulated in torch with the engine's update (exact integration, dt 1 ms:
 v <- a v + (1 - a) (W x + b), spike where v > 1, then v <- 0), trained by
 backpropagation through time with a fast-sigmoid surrogate gradient for the
-spike, and written as NIR through physnn's NirGraph writer.
+spike (per-step cross-entropy on the two potentials, unweighted; the 3
+readings after an onset are not scored, a spike fault counts as faulty for
+5 readings), and written as NIR through physnn's NirGraph writer.
 
 Evaluation. The NIR file is loaded by physnn's SNN engine (PhysnnSnn, the
 code behind snninfer) and run on held-out streams (seeds never used in
@@ -65,11 +73,12 @@ FPS = 100
 N_BUFFERS = 100
 STEPS = 10                # spikeenc num-steps: 10 network steps per reading
 DT = 1e-3                 # snninfer dt: 10 steps of 1 ms = one 10 ms reading
-THETA = 0.01              # sigma-delta threshold in field units
+THETA = 0.004             # sigma-delta threshold in field units
 N_IN = 2 * N_SENSORS      # on plane, then off plane
 N_HIDDEN = 32
 TAU_HIDDEN = 0.03
 TAU_OUT = 0.1
+READOUT_THRESHOLD = 1e6   # the readout LIF never fires: an LI read as membrane
 WINDOW = 10               # readings per evaluated window
 KINDS = ["none", "stuck", "drift", "spike", "source"]
 SPIKE_HOLD = 5            # a spike fault's label lasts this many readings
@@ -81,7 +90,10 @@ SPIKEENC = (f"spikeenc method=sigma-delta threshold={THETA} off-spikes=true "
 
 
 def episode_params(rng, seed):
-    kind = KINDS[int(rng.integers(0, len(KINDS)))]
+    # half the streams fault-free: with a fault in 4 of 5 streams, late
+    # windows were mostly faulty and the network learned "late = faulty"
+    # (a first run flagged 76-98 % of healthy windows after 0.7 s)
+    kind = "none" if rng.random() < 0.5 else KINDS[1 + int(rng.integers(0, 4))]
     p = {"kind": kind, "seed": seed,
          "amplitude": float(rng.uniform(0.5, 1.5)),
          "noise": float(rng.uniform(0.002, 0.01)),
@@ -281,17 +293,37 @@ def export_nir(net, path):
     n = g.add_node("fc2", "Affine")
     g.set_param(n, "weight", t(w2))
     g.set_param(n, "bias", t(b2))
-    n = g.add_node("li2", "LI")
-    for k, v in dict(tau=TAU_OUT, r=1.0, v_leak=0.0).items():
+    # The readout is a LIF that never fires (threshold 1e6; its potential
+    # stays within a few units): exactly an LI, read with snninfer
+    # output=membrane. An LI node would do the same in snninfer, but the
+    # neuromorphic exports (Loihi, SpiNNaker 2) refuse non-spiking readouts.
+    n = g.add_node("lif2", "LIF")
+    for k, v in dict(tau=TAU_OUT, r=1.0, v_leak=0.0, v_threshold=READOUT_THRESHOLD,
+                     v_reset=0.0).items():
         g.set_param(n, k, t(np.full(2, v)))
     g.set_param(g.add_node("output", "Output"), "shape",
                 t([2], Physnn.DType.INT64))
     for a, b in [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"),
-                 ("fc2", "li2"), ("li2", "output")]:
+                 ("fc2", "lif2"), ("lif2", "output")]:
         g.add_edge(a, b)
     # NirGraph.save writes to a temporary name and renames (nir.c)
     g.save(path)
     return path
+
+
+def load_nir(net, path):
+    """Weights of an earlier file of this script into net (to re-export)."""
+    g = Physnn.NirGraph.load(path)
+
+    def get(node, name):
+        t = g.get_param(g.find_node(node), name)
+        return torch.tensor(np.array(t.to_doubles()).reshape(list(t.get_shape())),
+                            dtype=torch.float32)
+    with torch.no_grad():
+        net.w1.copy_(get("fc1", "weight") * (1.0 - net.a_h))
+        net.b1.copy_(get("fc1", "bias") * (1.0 - net.a_h))
+        net.w2.copy_(get("fc2", "weight") * (1.0 - net.a_o))
+        net.b2.copy_(get("fc2", "bias") * (1.0 - net.a_o))
 
 
 def save(net, path):
@@ -309,7 +341,7 @@ def save(net, path):
 def engine_run(snn, spikes):
     snn.reset()
     out = snn.run_new(device(), tensor(spikes, Physnn.DType.UINT8),
-                      spikes.shape[0], Physnn.SnnRecord.OUTPUT)
+                      spikes.shape[0], Physnn.SnnRecord.MEMBRANE)
     return np.frombuffer(out.get_bytes().get_data(), np.float32).reshape(
         spikes.shape[0], 2)
 
@@ -332,8 +364,12 @@ def evaluate(path, eval_set, label):
     snn.set_property("dt", DT)
     xs, _, _, ps = eval_set
     per_kind = {k: [] for k in KINDS}
+    healthy_by_time = []
     for x, (p, mask) in zip(xs, ps):
-        per_kind[p["kind"]] += windows(p, mask, engine_run(snn, x))
+        w = windows(p, mask, engine_run(snn, x))
+        per_kind[p["kind"]] += w
+        if p["kind"] == "none":
+            healthy_by_time.append([y for _, y in w])
     allw = np.array([r for k in KINDS for r in per_kind[k]])
     conf = np.zeros((2, 2), int)
     for t, y in allw:
@@ -352,6 +388,9 @@ def evaluate(path, eval_set, label):
         det = f"{100 * f[:, 1].mean():.1f} %" if len(f) else "-"
         print(f"  {k:7s} healthy windows {len(h):4d} (false alarms {fa}), "
               f"faulty windows {len(f):4d} (detected {det})")
+    fa = np.mean(healthy_by_time, axis=0) if healthy_by_time else []
+    print("  false alarms on fault-free streams by window (0.1 s each): " +
+          " ".join(f"{100 * f:.0f}%" for f in fa))
     return acc, conf
 
 
@@ -362,7 +401,7 @@ def pipeline_check(path, p, x):
     from gi.repository import Gst
     Gst.init(None)
     desc = (f"pdesrc {pdesrc_props(p)} outputs=sensors ! {SPIKEENC} device=cpu "
-            f"! snninfer model={path} device=cpu output=values ! appsink "
+            f"! snninfer model={path} device=cpu output=membrane ! appsink "
             f"name=sink sync=false")
     pipe = Gst.parse_launch(desc)
     sink = pipe.get_by_name("sink")
@@ -382,7 +421,7 @@ def pipeline_check(path, p, x):
     diff = float(np.max(np.abs(got - ref))) if got.shape == ref.shape else None
     print(f"\npipeline check ({p['kind']} stream): gst-launch-1.0 pdesrc "
           f"{pdesrc_props(p)} outputs=sensors ! {SPIKEENC} ! snninfer "
-          f"model={os.path.basename(path)} output=values: {got.shape[0]} steps, "
+          f"model={os.path.basename(path)} output=membrane: {got.shape[0]} steps, "
           f"max |pipeline - engine| = {diff}", flush=True)
     return diff
 
@@ -397,6 +436,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "snn_faults.nir"))
     ap.add_argument("--eval-only", action="store_true",
                     help="evaluate the existing --out file, no training")
+    ap.add_argument("--from-nir",
+                    help="no training: take the weights of this file (an "
+                    "earlier run's), write --out, evaluate")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(int(os.environ.get("PHYSNN_TORCH_THREADS", "1")))
@@ -404,7 +446,12 @@ def main():
     t0 = time.time()
     # training seeds 1..; held-out seeds 1 000 000.. (never seen in training)
     test = dataset(args.test, 1_000_000, np.random.default_rng(args.seed + 1))
-    if not args.eval_only:
+    if args.from_nir:
+        net = Net()
+        load_nir(net, args.from_nir)
+        save(net, args.out)
+        print(f"wrote {args.out} from the weights of {args.from_nir}")
+    elif not args.eval_only:
         train = dataset(args.train, 1, rng)
         print(f"data: {args.train} training and {args.test} held-out streams "
               f"in {time.time() - t0:.1f} s; input spikes per step "
@@ -412,8 +459,6 @@ def main():
         xs = torch.tensor(train[0], dtype=torch.float32).transpose(0, 1)
         ys = torch.tensor(np.repeat(train[1], STEPS, axis=1)).transpose(0, 1)
         ws = torch.tensor(np.repeat(train[2], STEPS, axis=1)).transpose(0, 1)
-        pos = float((ys * ws).sum() / ws.sum())
-        cw = torch.tensor([0.5 / (1 - pos), 0.5 / pos], dtype=torch.float32)
         net = Net()
         opt = torch.optim.Adam(net.parameters(), lr=1e-2)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
@@ -426,7 +471,7 @@ def main():
                 out, nspk = net(xs[:, idx])
                 y, w = ys[:, idx], ws[:, idx]
                 ce = torch.nn.functional.cross_entropy(
-                    out.reshape(-1, 2), y.reshape(-1), weight=cw,
+                    out.reshape(-1, 2), y.reshape(-1),
                     reduction="none").reshape(y.shape)
                 loss = (ce * w).sum() / w.sum()
                 opt.zero_grad()
