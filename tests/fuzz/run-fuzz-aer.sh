@@ -8,22 +8,10 @@ set -euo pipefail
 SRC=$1
 BUILD=$2
 SECONDS_=${3:-${PHYSNN_FUZZ_SECONDS:-30}}
-CC=${FUZZ_CC:-clang}
-if ! command -v "$CC" >/dev/null; then
-  echo "SKIP: $CC not installed (apt-get install clang libclang-rt-14-dev)"
-  exit 77
-fi
-OUT=$BUILD/tests/fuzz
-mkdir -p "$OUT"
-echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }' \
-  > "$OUT/probe-aer.c"
-if ! "$CC" -fsanitize=fuzzer "$OUT/probe-aer.c" -o "$OUT/probe-aer" 2>/dev/null; then
-  echo "SKIP: $CC has no libFuzzer runtime (apt-get install libclang-rt-14-dev)"
-  exit 77
-fi
-CFLAGS="-g -O1 -fno-omit-frame-pointer -DCL_TARGET_OPENCL_VERSION=120 \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I$SRC/lib -I$SRC/lib/physnn -I$BUILD/lib -I$BUILD/lib/physnn \
+PROBE=probe-aer
+# shellcheck source=libfuzzer-setup.sh
+. "$SRC/tests/fuzz/libfuzzer-setup.sh"
+CFLAGS="$FUZZ_CFLAGS \
   $(pkg-config --cflags glib-2.0 gobject-2.0 gio-2.0 json-glib-1.0 OpenCL)"
 LIBS="$(pkg-config --libs glib-2.0 gobject-2.0 gio-2.0 json-glib-1.0 OpenCL) -lm"
 L=$SRC/lib/physnn
@@ -43,6 +31,6 @@ printf '%s\n' '{"format":"physnn-aer","version":1,"neurons":1,"steps":0,"events"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 # -error_exitcode=1: libFuzzer's default (77) would read as "skipped"
 "$OUT/fuzz-aer" -max_total_time="$SECONDS_" -max_len=4096 -timeout=10 \
-  -error_exitcode=1 -artifact_prefix="$OUT/aer-" \
+  -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$OUT/aer-" \
   -rss_limit_mb=2048 -print_final_stats=1 "$WORK" 2>&1 | \
   grep -E "(INITED|DONE) |stat::|ERROR|SUMMARY|Sanitizer|==[0-9]+==" | tail -n 20

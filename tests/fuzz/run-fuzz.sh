@@ -7,22 +7,10 @@ set -euo pipefail
 SRC=$1
 BUILD=$2
 SECONDS_=${3:-${PHYSNN_FUZZ_SECONDS:-30}}
-CC=${FUZZ_CC:-clang}
-if ! command -v "$CC" >/dev/null; then
-  echo "SKIP: $CC not installed (apt-get install clang libclang-rt-14-dev)"
-  exit 77
-fi
-OUT=$BUILD/tests/fuzz
-mkdir -p "$OUT"
-echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }' \
-  > "$OUT/probe.c"
-if ! "$CC" -fsanitize=fuzzer "$OUT/probe.c" -o "$OUT/probe" 2>/dev/null; then
-  echo "SKIP: $CC has no libFuzzer runtime (apt-get install libclang-rt-14-dev)"
-  exit 77
-fi
-CFLAGS="-g -O1 -fno-omit-frame-pointer -DCL_TARGET_OPENCL_VERSION=120 \
-  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I$SRC/lib -I$SRC/lib/physnn -I$BUILD/lib -I$BUILD/lib/physnn \
+PROBE=probe
+# shellcheck source=libfuzzer-setup.sh
+. "$SRC/tests/fuzz/libfuzzer-setup.sh"
+CFLAGS="$FUZZ_CFLAGS \
   $(pkg-config --cflags glib-2.0 gobject-2.0 gio-2.0 libprotobuf-c OpenCL)"
 LIBS="$(pkg-config --libs glib-2.0 gobject-2.0 gio-2.0 libprotobuf-c OpenCL) -lm"
 L=$SRC/lib/physnn
