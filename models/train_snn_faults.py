@@ -15,8 +15,8 @@ computes it. Run with Debian's interpreter inside the build environment:
 Data. Every episode is one simulated stream of 1 s (100 sensor readings of
 8 sensors on the heat-1d sine decay, amplitude 0.5-1.5, noise sigma 0.002-
 0.01), made by physnn's own simulator and sensors through GObject
-introspection (the code behind pdesrc, same seeds, same readings), with one
-of: no fault, a stuck sensor, a drifting sensor (±0.3-1 units/s), a spike
+introspection (the code behind pdesrc, same seeds, same readings); half of
+them fault-free, the others with one of: a stuck sensor, a drifting sensor (±0.3-1 units/s), a spike
 (±0.2-0.5 units, one reading), an unmodelled heat source (1-3 units/s, near
 a random sensor); onset 0.2-0.6 s. The ground-truth fault mask of the
 simulator labels every reading.
