@@ -239,9 +239,9 @@ generate (PhysnnMlpPlan *p, guint local_mem, guint max_wg, gchar **why)
   guint rn = 8;
   while (rn > 1 && wmax % rn)
     rn /= 2;
-  /* Defaults from the H100 sweep (docs/performance.md): forward 8x4
-   * with 32 points per tile, jets 8x2 with 16. */
-  guint rp = C == 1 ? 4 : 2;
+  /* Defaults from the H100 sweeps (docs/performance.md): forward 8x8
+   * with 64 points per tile, jets 8x2 with 16. */
+  guint rp = C == 1 ? 8 : 2;
   if (g_getenv ("PHYSNN_MLP_RN"))
     rn = (guint) MAX (MIN (atoi (g_getenv ("PHYSNN_MLP_RN")), 16), 1);
   if (rn != 16 && rn != 8 && rn != 4 && rn != 2)
@@ -250,7 +250,7 @@ generate (PhysnnMlpPlan *p, guint local_mem, guint max_wg, gchar **why)
     rp = (guint) MAX (MIN (atoi (g_getenv ("PHYSNN_MLP_RP")), 8), 1);
   if (wmax % rn)
     return not_mlp (why, "width %u not divisible by %u", wmax, rn);
-  guint P = C == 1 ? 32 : 16;
+  guint P = C == 1 ? 64 : 16;
   while (P > rp && ((gsize) cp * wmax * P * 4 > local_mem ||
           (wmax / rn) * (P / rp) > max_wg))
     P /= 2;
@@ -336,7 +336,15 @@ generate (PhysnnMlpPlan *p, guint local_mem, guint max_wg, gchar **why)
       else
         E ("      const float w%u = w[k * %u + %u];\n", r, M, r);
     }
-    for (guint q = 0; q < rp; q++) {
+    /* one component: a thread's points are adjacent, one vector load */
+    gboolean point_vector = cp == 1 && (rp == 2 || rp == 4 || rp == 8);
+    if (point_vector) {
+      E ("      const float%u xp = vload%u (0, &ACT (0, k, pb * %u));\n", rp,
+          rp, rp);
+      for (guint q = 0; q < rp; q++)
+        E ("      const float x0_%u = xp.s%x;\n", q, q);
+    }
+    for (guint q = 0; q < rp && !point_vector; q++) {
       if (cp == 2 || cp == 3 || cp == 4 || cp == 8 || cp == 16) {
         E ("      const float%u xv%u = vload%u (0, &ACT (0, k, pb * %u + %u));\n",
             cp, q, cp, rp, q);
