@@ -20,37 +20,15 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-  gboolean tty, quiet;
-  gint64 t0, last;
-} Progress;
+#include "progress.h"
 
 static void
 on_progress (PhysnnQuantSearch *s, const gchar *stage, guint done, guint total,
     gdouble best, gpointer user)
 {
-  Progress *p = user;
-  gint64 now = g_get_monotonic_time ();
-  guint pct = total ? MIN (100, done * 100 / total) : 100;
-  if (p->quiet)
-    return;
-  gdouble el = (now - p->t0) / 1e6;
-  if (p->tty) {
-    gint bar = 30, fill = (gint)(bar * pct / 100);
-    gchar b[64];
-    for (gint i = 0; i < bar; i++)
-      b[i] = i < fill ? '#' : '.';
-    b[bar] = '\0';
-    fprintf (stderr, "\r%-11s [%s] %3u%% %u/%u  best loss %.4g  %.1f s   ",
-        stage, b, pct, done, total, best, el);
-    if (done >= total)
-      fputc ('\n', stderr);
-    fflush (stderr);
-  } else if (done >= total || now - p->last > 10 * G_USEC_PER_SEC) {
-    p->last = now;
-    fprintf (stderr, "%s %u/%u best loss %.4g (%.1f s)\n", stage, done, total,
-        best, el);
-  }
+  gchar detail[48];
+  g_snprintf (detail, sizeof detail, "best loss %.4g", best);
+  cli_progress_update (user, stage, done, total, detail);
 }
 
 static int
@@ -320,7 +298,8 @@ physnn_cmd_quantize (int argc, char **argv)
       return 1;
     }
   } else {
-    Progress prog = { isatty (2), quiet, g_get_monotonic_time (), 0 };
+    CliProgress prog;
+    cli_progress_init (&prog, quiet);
     search = physnn_quant_search_new (base, obj, &error);
     if (search == NULL)
       return fail (NULL, error);

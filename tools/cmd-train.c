@@ -18,41 +18,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-typedef struct {
-  gboolean tty, quiet;
-  gint64 t0, last;
-  guint last_pct;
-} Progress;
+#include "progress.h"
 
 static void
 on_progress (PhysnnTrainer *tr, guint it, guint planned, const gchar *phase,
     gdouble loss, gpointer user)
 {
-  Progress *p = user;
-  gint64 now = g_get_monotonic_time ();
-  gdouble el = (now - p->t0) / 1e6;
-  guint pct = planned ? MIN (100, it * 100 / planned) : 100;
-  if (p->quiet)
-    return;
-  if (p->tty) {
-    if (now - p->last < 100000 && it < planned)
-      return; /* 10 redraws a second at most */
-    p->last = now;
-    gint bar = 30, fill = (gint)(bar * pct / 100);
-    gchar b[64];
-    for (gint i = 0; i < bar; i++)
-      b[i] = i < fill ? '#' : '.';
-    b[bar] = '\0';
-    gdouble eta = it ? el * (planned - MIN (it, planned)) / it : 0;
-    fprintf (stderr, "\r[%s] %3u%% %6u/%u %-5s loss %.3e  %.1f s, ETA %.0f s ",
-        b, pct, it, planned, phase, loss, el, eta);
-    fflush (stderr);
-  } else if (pct >= p->last_pct + 10 || (now - p->last) > 30 * G_USEC_PER_SEC) {
-    p->last_pct = pct - pct % 10;
-    p->last = now;
-    fprintf (stderr, "%3u%% iteration %u/%u %s loss %.3e (%.1f s)\n", pct, it,
-        planned, phase, loss, el);
-  }
+  gchar detail[48];
+  g_snprintf (detail, sizeof detail, "loss %.3e", loss);
+  cli_progress_update (user, phase, it, planned, detail);
 }
 
 static PhysnnSampling
@@ -381,15 +355,15 @@ physnn_cmd_train (int argc, char **argv)
           *dv ? " (derivatives " : "", dv, *dv ? ")" : "");
     }
   }
-  Progress prog = { isatty (2), quiet, g_get_monotonic_time (), 0, 0 };
+  CliProgress prog;
+  cli_progress_init (&prog, quiet);
   g_signal_connect (tr, "progress", G_CALLBACK (on_progress), &prog);
   g_autoptr (GError) terr = NULL;
   struct rusage ru0, ru1;
   getrusage (RUSAGE_SELF, &ru0);
   gboolean ok = physnn_trainer_train (tr, NULL, &terr);
   getrusage (RUSAGE_SELF, &ru1);
-  if (prog.tty && !quiet)
-    fprintf (stderr, "\n");
+  cli_progress_finish (&prog);
 
   /* Whatever happened, the kept weights are good ones: write them. */
   g_autoptr (GError) serr = NULL;
