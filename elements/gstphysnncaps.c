@@ -442,3 +442,23 @@ gst_physnn_tensors_info_is_equal (const GstPhysnnTensorsInfo *a,
       return FALSE;
   return TRUE;
 }
+
+/* Does a stream tensor fit a model input's dimensions (outermost first, -1
+ * for a symbolic one)? Outer dimensions of 1 are ignored on both sides and
+ * symbolic dimensions match anything; dtypes are the caller's business. */
+gboolean
+gst_physnn_tensor_info_fits_shape (const GstPhysnnTensorInfo *t,
+    const gint64 *dims, guint rank)
+{
+  guint st = 0, sd = 0;
+  while (st + 1 < t->rank && t->shape[st] == 1)
+    st++;
+  while (sd + 1 < rank && dims[sd] == 1)
+    sd++;
+  if (t->rank - st != rank - sd)
+    return FALSE;
+  for (guint i = 0; i < rank - sd; i++)
+    if (dims[sd + i] >= 0 && (gsize) dims[sd + i] != t->shape[st + i])
+      return FALSE;
+  return TRUE;
+}

@@ -81,5 +81,7 @@ void gst_physnn_tensor_info_set (GstPhysnnTensorInfo *t, PhysnnDType dtype,
 gboolean gst_physnn_parse_dimension (const gchar *str, guint *rank,
     gsize *shape, GError **error);
 gchar *gst_physnn_dimension_to_string (const GstPhysnnTensorInfo *t);
+gboolean gst_physnn_tensor_info_fits_shape (const GstPhysnnTensorInfo *t,
+    const gint64 *dims, guint rank);
 
 G_END_DECLS

@@ -353,20 +353,10 @@ gst_pinn_infer_stop (GstBaseTransform *trans)
 static gboolean
 fits (const GstPhysnnTensorInfo *t, const gint64 *dims, guint rank)
 {
-  guint st = 0, sd = 0;
   if (!physnn_dtype_is_float (t->dtype) && t->dtype != PHYSNN_DTYPE_INT16 &&
       t->dtype != PHYSNN_DTYPE_UINT8 && t->dtype != PHYSNN_DTYPE_UINT16)
     return FALSE;
-  while (st + 1 < t->rank && t->shape[st] == 1)
-    st++;
-  while (sd + 1 < rank && dims[sd] == 1)
-    sd++;
-  if (t->rank - st != rank - sd)
-    return FALSE;
-  for (guint i = 0; i < rank - sd; i++)
-    if (dims[sd + i] >= 0 && (gsize) dims[sd + i] != t->shape[st + i])
-      return FALSE;
-  return TRUE;
+  return gst_physnn_tensor_info_fits_shape (t, dims, rank);
 }
 
 static gchar *

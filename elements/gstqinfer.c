@@ -229,24 +229,6 @@ gst_qinfer_stop (GstBaseTransform *trans)
   return GST_BASE_TRANSFORM_CLASS (gst_qinfer_parent_class)->stop (trans);
 }
 
-/* Does a stream tensor fit a model input? Outer 1s are ignored, symbolic
- * dimensions match anything. */
-static gboolean
-fits (const GstPhysnnTensorInfo *t, const gint64 *dims, guint rank)
-{
-  guint st = 0, sd = 0;
-  while (st + 1 < t->rank && t->shape[st] == 1)
-    st++;
-  while (sd + 1 < rank && dims[sd] == 1)
-    sd++;
-  if (t->rank - st != rank - sd)
-    return FALSE;
-  for (guint i = 0; i < rank - sd; i++)
-    if (dims[sd + i] >= 0 && (gsize)dims[sd + i] != t->shape[st + i])
-      return FALSE;
-  return TRUE;
-}
-
 static gchar *
 describe_dims (const gint64 *dims, guint rank)
 {
@@ -297,7 +279,7 @@ gst_qinfer_get_output_info (GstPhysnnFilter *filter,
     guint rank;
     const gint64 *dims = physnn_model_get_input_shape (m, i, &rank);
     if (!physnn_dtype_is_float (in->tensors[i].dtype) ||
-        (dims && !fits (&in->tensors[i], dims, rank))) {
+        (dims && !gst_physnn_tensor_info_fits_shape (&in->tensors[i], dims, rank))) {
       g_autofree gchar *want = describe_dims (dims, rank);
       g_autofree gchar *have = gst_physnn_dimension_to_string (&in->tensors[i]);
       g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
