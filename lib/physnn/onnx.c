@@ -561,6 +561,10 @@ read_tensor (Reader *r, const Onnx__TensorProto *tp, const gchar *what)
       memcpy (dst, src, n * esize);
     return t;
   }
+  /* an empty tensor has no typed field: memcpy from NULL is undefined even
+   * for 0 bytes (a fuzzer finding) */
+  if (n == 0)
+    return t;
 
   /* Typed fields (counts checked above). */
   switch (tp->data_type) {
