@@ -1888,7 +1888,9 @@ physnn_pde_evaluate (PhysnnPde *self, PhysnnDevice *device,
     guint n_outputs, PhysnnTensor **derivatives, guint n_derivatives,
     PhysnnTensor **scale, GError **error)
 {
-  Source src[MAX_NAMES];
+  /* zeroed: sources() stops at the first bad symbol, clear_sources()
+   * clears them all */
+  Source src[MAX_NAMES] = { 0 };
   gsize n = 0;
 
   g_return_val_if_fail (PHYSNN_IS_PDE (self), NULL);
