@@ -145,7 +145,8 @@ main (int argc, char **argv)
         "also sum kernel times (serialises launches)", NULL},
     {"dump", 0, 0, G_OPTION_ARG_FILENAME, &dump,
         "write points and results (u, u_t, u_xx) of the first 4096 points as "
-        "raw float32 to PREFIX.{x,u,ut,uxx}.f32 for checking", "PREFIX"},
+        "raw float32 to PREFIX.{x,u,ut,uxx,uf}.f32 for checking (uf: values "
+        "computed without derivatives)", "PREFIX"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- PINN benchmark");
@@ -211,6 +212,17 @@ main (int argc, char **argv)
       g_file_set_contents (path, g_bytes_get_data (b, NULL),
           (gssize) g_bytes_get_size (b), NULL);
     }
+    /* and the values alone, which run another kernel shape */
+    g_autoptr (GPtrArray) fwd = NULL;
+    if (!physnn_model_set_derivatives (model, NULL, &error) ||
+        !(fwd = physnn_model_run (model, dev, &few, 1, &error))) {
+      g_printerr ("pinn-bench: %s\n", error->message);
+      return 1;
+    }
+    g_autofree gchar *path = g_strdup_printf ("%s.uf.f32", dump);
+    g_autoptr (GBytes) b = physnn_tensor_get_bytes (fwd->pdata[0]);
+    g_file_set_contents (path, g_bytes_get_data (b, NULL),
+        (gssize) g_bytes_get_size (b), NULL);
   }
   guint64 flops = forward_flops (model);
   gchar b[4][32];

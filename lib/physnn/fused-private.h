@@ -29,6 +29,7 @@ PhysnnMlpPlan *_physnn_mlp_plan_new (PhysnnGraph *graph,
     const PhysnnJetSpec *spec, PhysnnDevice *device, gchar **why,
     GError **error);
 void _physnn_mlp_plan_free (PhysnnMlpPlan *plan);
+const gchar *_physnn_mlp_plan_describe (const PhysnnMlpPlan *plan);
 gboolean _physnn_mlp_run (PhysnnMlpPlan *plan, PhysnnTensor **inputs,
     PhysnnJetValue *outputs, GError **error);
 

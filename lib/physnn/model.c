@@ -1212,7 +1212,7 @@ physnn_model_get_execution (PhysnnModel *self)
   if (!self->fused_tried)
     return self->allow_fused ? "" : "node by node: fusion switched off";
   if (self->mlp)
-    return "fused (tiled MLP)";
+    return _physnn_mlp_plan_describe (self->mlp);
   if (self->fused)
     return "fused";
   g_free (self->exec_desc);

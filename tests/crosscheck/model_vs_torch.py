@@ -225,6 +225,8 @@ def run_sensor_case(cfg, devices, rng, tmp, verbose):
     names = [f"s{i}" for i in range(cfg["m"])]
     worst = {}
     for spec in devices:
+        if spec.endswith("/tc"):
+            continue    # not a plain chain
         dev = Physnn.Device.new(spec.split("/")[0])
         pm = Physnn.Model.new_from_file(path)
         pm.set_fused(not spec.endswith("/nofuse"))
@@ -301,12 +303,17 @@ def run_case(cfg, devices, rng, tmp, verbose):
 
     worst = {}
     for spec in devices:
-        if spec.endswith("/mlp") and not cfg.get("plain"):
+        if spec.endswith(("/mlp", "/tc")) and not cfg.get("plain"):
             continue    # only plain dense chains reach the tiled kernel
+        if spec.endswith("/tc") and cfg["width"] > 64:
+            continue    # the emulation's exchange buffer leaves no room
         dev = Physnn.Device.new(spec.split("/")[0])
         pm = Physnn.Model.new_from_file(path)
         pm.set_fused(not spec.endswith("/nofuse"))
-        os.environ["PHYSNN_MLP"] = "1" if spec.endswith("/mlp") else "0"
+        os.environ["PHYSNN_MLP"] = "1" if spec.endswith(("/mlp", "/tc")) else "0"
+        # /tc: the tensor-core kernel with mma emulated in OpenCL C (the
+        # real one needs an NVIDIA GPU; fused-mlp.c says what this checks)
+        os.environ["PHYSNN_MLP_TC"] = "emulate" if spec.endswith("/tc") else "0"
         pm.set_coordinates(*set_coords)
         if cfg["kind"] == "mlp":
             pm.set_output_names(",".join(comps))
@@ -333,11 +340,13 @@ def run_case(cfg, devices, rng, tmp, verbose):
         if ev > vtol:
             print(f"FAIL {spec} {cfg}: values relative error {ev:.2e} > {vtol}")
         tiled_ok = True
-        if spec.endswith("/mlp") and cfg.get("plain") and \
-                pm.get_execution() != "fused (tiled MLP)":
-            # a plain dense chain must reach the tiled kernel when forced
+        want = {"mlp": "fused (tiled MLP)",
+                "tc": "fused (tiled MLP, tensor cores 3xTF32, emulated)"}
+        kind = spec.rsplit("/", 1)[-1]
+        if kind in want and pm.get_execution() != want[kind]:
+            # a plain dense chain must reach the kernel asked for
             print(f"FAIL {spec} {cfg}: ran as {pm.get_execution()!r}, "
-                  "not the tiled MLP kernel")
+                  f"not {want[kind]!r}")
             tiled_ok = False
         worst[spec] = (ev, ed, ev <= vtol and ed <= dtol and tiled_ok)
         if verbose:
@@ -356,13 +365,13 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    # OpenCL devices twice: as one fused kernel where the graph allows it,
-    # and node by node.
-    # (and as the tiled GPU kernel, forced on any OpenCL device with /mlp)
+    # OpenCL devices as one fused kernel where the graph allows it, node by
+    # node (/nofuse), as the tiled GPU kernel forced on any OpenCL device
+    # (/mlp) and as the tensor-core variant of it with mma emulated (/tc)
     devices = args.device or [s for d in Physnn.Device.enumerate() for s in
                               ([d.get_spec()] if d.get_spec() == "cpu" else
                                [d.get_spec(), d.get_spec() + "/nofuse",
-                                d.get_spec() + "/mlp"])]
+                                d.get_spec() + "/mlp", d.get_spec() + "/tc"])]
     print("devices:", ", ".join(devices))
     ok = True
     summary = {d: [0.0, 0.0] for d in devices}
