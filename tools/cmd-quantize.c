@@ -31,6 +31,41 @@ on_progress (PhysnnQuantSearch *s, const gchar *stage, guint done, guint total,
   cli_progress_update (user, stage, done, total, detail);
 }
 
+/* Fine-tuning progress over several plans: one bar for all of them. */
+typedef struct {
+  CliProgress *bar;
+  guint plan, n_plans, last;
+} TuneProgress;
+
+static void
+on_tune_progress (PhysnnQuantObjective *o, const gchar *stage, guint done,
+    guint total, gdouble loss, gpointer user)
+{
+  TuneProgress *t = user;
+  guint at = t->plan * total + done;
+  gchar detail[64];
+  if (at == t->last && at > 0)
+    return; /* the closing report repeats the last iteration's */
+  t->last = at;
+  g_snprintf (detail, sizeof detail, "plan %u/%u, loss %.4g", t->plan + 1,
+      t->n_plans, loss);
+  cli_progress_update (t->bar, stage, at, t->n_plans * total, detail);
+}
+
+/* How many of the candidate plans (ranked by their bias-corrected loss)
+ * --fine-tune fits: fine-tuning costs tens of times a bias correction. */
+#define FINE_TUNE_CANDIDATES 4
+
+static gint
+by_loss (gconstpointer a, gconstpointer b)
+{
+  gdouble x = *(const gdouble *)g_object_get_data (
+              G_OBJECT (*(PhysnnQuantPlan *const *)a), "loss"),
+          y = *(const gdouble *)g_object_get_data (
+              G_OBJECT (*(PhysnnQuantPlan *const *)b), "loss");
+  return (x > y) - (x < y);
+}
+
 static int
 fail (const gchar *what, GError *error)
 {
@@ -76,7 +111,8 @@ physnn_cmd_quantize (int argc, char **argv)
   gdouble target_bits = 0, max_increase = -1, percentile = 99.99,
           act_percentile = 99.99, validate = -1;
   gint64 max_bytes = 0, seed = 1;
-  gint population = 24, generations = 20, hutchinson = 16, correct = 0;
+  gint population = 24, generations = 20, hutchinson = 16, correct = 0,
+       fine_tune = 0;
   gboolean per_tensor = FALSE, asymmetric = FALSE, greedy = FALSE,
            quiet = FALSE, sensitivity = FALSE;
   GOptionEntry entries[] = {
@@ -150,6 +186,13 @@ physnn_cmd_quantize (int argc, char **argv)
         "Physics-aware bias correction: refit the float biases of each "
         "plan on the Pareto front (or the uniform plan) to the objective "
         "with this many L-BFGS iterations, then choose (0: off)",
+        "N" },
+    { "fine-tune", 0, 0, G_OPTION_ARG_INT, &fine_tune,
+        "Quantization-aware fine-tuning: quantize layer by layer and refit "
+        "the free weights, biases and scales to the objective, this many "
+        "L-BFGS iterations per layer; with a search, the candidates of "
+        "--correct-biases (bias-corrected with N iterations if it is not "
+        "given) are ranked and the best four fine-tuned (0: off)",
         "N" },
     { "validate-physics", 0, 0, G_OPTION_ARG_DOUBLE, &validate,
         "Fail (exit 3) unless the chosen plan's physics loss rises by at "
@@ -349,10 +392,11 @@ physnn_cmd_quantize (int argc, char **argv)
     chosen = physnn_quant_search_get_best (search, &error);
     if (chosen == NULL)
       return fail (NULL, error);
-    if (correct > 0) {
+    if (correct > 0 || fine_tune > 0) {
       /* bias correction changes the ranking: refit the front and the
-       * feasible plans with the most bits, then take the best */
-      gdouble best = INFINITY;
+       * feasible plans with the most bits, then take the best; it also
+       * ranks the candidates for fine-tuning */
+      guint its = correct > 0 ? (guint)correct : (guint)fine_tune;
       g_autoptr (GPtrArray) cand =
           physnn_quant_search_get_feasible_plans (search, 12);
       g_ptr_array_set_free_func (cand, g_object_unref);
@@ -360,17 +404,42 @@ physnn_cmd_quantize (int argc, char **argv)
         g_ptr_array_add (cand, physnn_quant_search_get_front_plan (search, i));
       for (guint i = 0; i < cand->len; i++) {
         PhysnnQuantPlan *fp = g_ptr_array_index (cand, i);
-        gdouble l;
-        if (!physnn_quant_objective_correct_biases (
-                obj, fp, correct, &l, &error))
+        gdouble *l = g_new (gdouble, 1);
+        g_object_set_data_full (G_OBJECT (fp), "loss", l, g_free);
+        if (!physnn_quant_objective_correct_biases (obj, fp, its, l, &error))
           return fail ("bias correction", error);
-        if (l < best) {
-          best = l;
-          g_object_unref (chosen);
-          chosen = g_object_ref (fp);
-        }
+      }
+      /* a stable sort: equal losses keep the search's order */
+      g_ptr_array_sort (cand, by_loss);
+      if (cand->len > 0) {
+        g_object_unref (chosen);
+        chosen = g_object_ref (g_ptr_array_index (cand, 0));
       }
       g_print ("bias correction: %u feasible plans refitted\n", cand->len);
+      if (fine_tune > 0) {
+        CliProgress bar;
+        cli_progress_init (&bar, quiet);
+        TuneProgress tp = { &bar, 0, MIN (cand->len, FINE_TUNE_CANDIDATES), 0 };
+        gulong h = g_signal_connect (
+            obj, "progress", G_CALLBACK (on_tune_progress), &tp);
+        gdouble best = INFINITY;
+        for (; tp.plan < tp.n_plans; tp.plan++) {
+          PhysnnQuantPlan *fp = g_ptr_array_index (cand, tp.plan);
+          gdouble l;
+          if (!physnn_quant_objective_fine_tune (
+                  obj, fp, (guint)fine_tune, &l, &error))
+            return fail ("fine-tuning", error);
+          if (l < best) {
+            best = l;
+            g_object_unref (chosen);
+            chosen = g_object_ref (fp);
+          }
+        }
+        g_signal_handler_disconnect (obj, h);
+        cli_progress_finish (&bar);
+        g_print ("fine-tuning: the %u best bias-corrected plans fine-tuned\n",
+            tp.n_plans);
+      }
     }
     if (sensitivity) {
       static const gchar *kn[] = { "measured", "gradient", "hessian", "hawq" };
@@ -404,6 +473,20 @@ physnn_cmd_quantize (int argc, char **argv)
       !physnn_quant_objective_correct_biases (
           obj, chosen, correct, NULL, &error))
     return fail ("bias correction", error);
+  if (uniform && fine_tune > 0) {
+    /* kept only if it beats the plan as it stands (bias-corrected or not) */
+    CliProgress bar;
+    cli_progress_init (&bar, quiet);
+    TuneProgress tp = { &bar, 0, 1, 0 };
+    gulong h =
+        g_signal_connect (obj, "progress", G_CALLBACK (on_tune_progress), &tp);
+    gboolean ok = physnn_quant_objective_fine_tune (
+        obj, chosen, (guint)fine_tune, NULL, &error);
+    g_signal_handler_disconnect (obj, h);
+    cli_progress_finish (&bar);
+    if (!ok)
+      return fail ("fine-tuning", error);
+  }
   g_autofree gchar *desc = physnn_quant_plan_describe (chosen);
   g_print ("%s\n", desc);
   g_print ("%-22s %5.2f bits  %8s                  loss %.4g", "float32", 32.0,

@@ -58,6 +58,9 @@ struct _PhysnnQuantObjective {
 G_DEFINE_FINAL_TYPE (
     PhysnnQuantObjective, physnn_quant_objective, G_TYPE_OBJECT)
 
+enum { SIGNAL_PROGRESS, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
 static void
 physnn_quant_objective_finalize (GObject *object)
 {
@@ -77,6 +80,45 @@ static void
 physnn_quant_objective_class_init (PhysnnQuantObjectiveClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = physnn_quant_objective_finalize;
+  /**
+   * PhysnnQuantObjective::progress:
+   * @objective: the objective
+   * @stage: "fine-tune"
+   * @done: optimizer iterations done (a step that stops early counts as
+   *   all of its iterations)
+   * @total: iterations in all (layers to quantize times iterations per
+   *   step)
+   * @loss: the loss of the partly quantized model now
+   *
+   * Emitted during physnn_quant_objective_fine_tune() after every L-BFGS
+   * iteration, in the thread that runs it.
+   */
+  signals[SIGNAL_PROGRESS] = g_signal_new ("progress",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_DOUBLE);
+}
+
+void
+_physnn_quant_objective_progress (PhysnnQuantObjective *self,
+    const gchar *stage, guint done, guint total, gdouble loss)
+{
+  g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, stage, done, total, loss);
+}
+
+const gdouble *
+_physnn_quant_objective_base (PhysnnQuantObjective *self, gsize *n)
+{
+  *n = self->n_params;
+  return self->base;
+}
+
+void
+_physnn_quant_objective_restore (PhysnnQuantObjective *self)
+{
+  gsize shape[1] = { self->n_params };
+  g_autoptr (PhysnnTensor) base = physnn_tensor_new_from_doubles (
+      PHYSNN_DTYPE_FLOAT64, 1, shape, self->base, shape[0], NULL);
+  physnn_loss_set_parameters (self->loss, base, NULL);
 }
 
 static void
@@ -569,8 +611,9 @@ physnn_quant_objective_get_n_evaluations (PhysnnQuantObjective *self)
   return self->n_evaluations;
 }
 
-static gboolean
-same_model (PhysnnQuantObjective *self, PhysnnQuantPlan *plan, GError **error)
+gboolean
+_physnn_quant_objective_same_model (
+    PhysnnQuantObjective *self, PhysnnQuantPlan *plan, GError **error)
 {
   if (physnn_quant_plan_get_model (plan) == self->model)
     return TRUE;
@@ -582,8 +625,9 @@ same_model (PhysnnQuantObjective *self, PhysnnQuantPlan *plan, GError **error)
 }
 
 /* The loss's parameter tensor holding a layer's bias, or -1. */
-static gint
-bias_tensor (PhysnnQuantObjective *self, PhysnnQuantLayer *l)
+gint
+_physnn_quant_objective_bias_tensor (
+    PhysnnQuantObjective *self, PhysnnQuantLayer *l)
 {
   for (guint k = 0; l->bias && k < physnn_loss_get_n_tensors (self->loss); k++)
     if (strcmp (physnn_loss_get_tensor_name (self->loss, k), l->bias) == 0 &&
@@ -607,7 +651,8 @@ _physnn_quant_objective_parameters (PhysnnQuantObjective *self,
         only_layer >= 0
             ? (li == (guint)only_layer ? only_precision : PHYSNN_PRECISION_FP32)
             : physnn_quant_plan_get_precision (plan, li);
-    if (prec == PHYSNN_PRECISION_FP32)
+    if (prec == PHYSNN_PRECISION_FP32 &&
+        (only_layer >= 0 || !physnn_quant_plan_get_fine_tuned (plan, li)))
       continue;
     const gchar *w = physnn_quant_plan_get_layer_weight (plan, li);
     gint ti = -1;
@@ -634,7 +679,7 @@ _physnn_quant_objective_parameters (PhysnnQuantObjective *self,
   for (guint li = 0;
        only_layer < 0 && li < physnn_quant_plan_get_n_layers (plan); li++) {
     PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
-    gint bi = l->bias_fix ? bias_tensor (self, l) : -1;
+    gint bi = l->bias_fix ? _physnn_quant_objective_bias_tensor (self, l) : -1;
     if (bi >= 0)
       memcpy (p + physnn_loss_get_tensor_offset (self->loss, bi), l->bias_fix,
           l->bias_size * sizeof (gdouble));
@@ -660,7 +705,7 @@ physnn_quant_objective_evaluate (PhysnnQuantObjective *self,
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_OBJECTIVE (self), FALSE);
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (plan), FALSE);
-  if (!same_model (self, plan, error))
+  if (!_physnn_quant_objective_same_model (self, plan, error))
     return FALSE;
   gdouble l = NAN, a = NAN;
   self->n_evaluations++;
@@ -690,7 +735,9 @@ physnn_quant_objective_evaluate (PhysnnQuantObjective *self,
     gboolean quantized = FALSE;
     for (guint i = 0; i < physnn_quant_plan_get_n_layers (plan); i++)
       quantized |=
-          physnn_quant_plan_get_precision (plan, i) != PHYSNN_PRECISION_FP32;
+          physnn_quant_plan_get_precision (plan, i) != PHYSNN_PRECISION_FP32 ||
+          physnn_quant_plan_get_fine_tuned (plan, i) ||
+          physnn_quant_plan_get_bias_corrected (plan, i);
     if (!quantized) {
       l = self->ref_loss;
       a = self->ref_accuracy;
@@ -815,7 +862,7 @@ physnn_quant_objective_correct_biases (PhysnnQuantObjective *self,
 {
   g_return_val_if_fail (PHYSNN_IS_QUANT_OBJECTIVE (self), FALSE);
   g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (plan), FALSE);
-  if (!same_model (self, plan, error))
+  if (!_physnn_quant_objective_same_model (self, plan, error))
     return FALSE;
   gdouble before;
   if (!physnn_quant_objective_evaluate (self, plan, &before, NULL, error))
@@ -829,7 +876,7 @@ physnn_quant_objective_correct_biases (PhysnnQuantObjective *self,
   GArray *idx = g_array_new (FALSE, FALSE, sizeof (gsize));
   for (guint li = 0; li < L; li++) {
     PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
-    gint bi = bias_tensor (self, l);
+    gint bi = _physnn_quant_objective_bias_tensor (self, l);
     for (gsize k = 0; bi >= 0 && k < l->bias_size; k++) {
       gsize at = physnn_loss_get_tensor_offset (self->loss, bi) + k;
       g_array_append_val (idx, at);
@@ -858,7 +905,7 @@ physnn_quant_objective_correct_biases (PhysnnQuantObjective *self,
       gsize at = 0;
       for (guint li = 0; ok && li < L; li++) {
         PhysnnQuantLayer *l = _physnn_quant_plan_layer (trial, li);
-        if (bias_tensor (self, l) < 0)
+        if (_physnn_quant_objective_bias_tensor (self, l) < 0)
           continue;
         ok = physnn_quant_plan_set_bias_correction (
             trial, li, x + at, l->bias_size, error);

@@ -158,6 +158,7 @@ layer_free (PhysnnQuantLayer *l)
   g_free (l->given_zero);
   g_free (l->bias);
   g_free (l->bias_fix);
+  g_free (l->tuned);
   g_free (l);
 }
 
@@ -179,6 +180,8 @@ layer_copy (const PhysnnQuantLayer *s)
   l->bias_fix = s->bias_fix
                     ? g_memdup2 (s->bias_fix, s->bias_size * sizeof (gdouble))
                     : NULL;
+  l->tuned =
+      s->tuned ? g_memdup2 (s->tuned, s->size * sizeof (gdouble)) : NULL;
   for (guint p = 0; p < 4; p++)
     l->qw[p] = s->qw[p] ? g_atomic_rc_box_acquire (s->qw[p]) : NULL;
   return l;
@@ -210,11 +213,26 @@ physnn_quant_plan_init (PhysnnQuantPlan *self)
   self->wpercentile = 99.99;
 }
 
+/* Given scales and fine-tuned weights belong to one precision and one set
+ * of weight settings: forget them (and the weights cached from them) when
+ * either changes. */
+static void
+layer_forget_given (PhysnnQuantLayer *l)
+{
+  layer_clear_weights (l);
+  g_clear_pointer (&l->tuned, g_free);
+  g_clear_pointer (&l->given_scale, g_free);
+  g_clear_pointer (&l->given_zero, g_free);
+  l->given_channels = 0;
+}
+
+/* The weight settings changed: cached weights are stale, and given scales
+ * and fine-tuned integers belong to the old channel layout and ranges. */
 static void
 clear_all_weights (PhysnnQuantPlan *self)
 {
   for (guint i = 0; i < self->layers->len; i++)
-    layer_clear_weights (g_ptr_array_index (self->layers, i));
+    layer_forget_given (g_ptr_array_index (self->layers, i));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -533,6 +551,8 @@ physnn_quant_plan_set_precision (PhysnnQuantPlan *self, guint layer,
         "layer \"%s\" is pinned to fp32", l->name);
     return FALSE;
   }
+  if (precision != l->precision && (l->given_scale || l->tuned))
+    layer_forget_given (l);
   l->precision = precision;
   return TRUE;
 }
@@ -838,6 +858,123 @@ physnn_quant_plan_get_bias_corrected (PhysnnQuantPlan *self, guint layer)
   return l && l->bias_fix;
 }
 
+gboolean
+_physnn_quant_plan_set_tuned (PhysnnQuantPlan *self, guint layer,
+    const gdouble *values, gsize n, const gfloat *scales, const gint32 *zeros,
+    gsize channels, GError **error)
+{
+  PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
+  if (l == NULL) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+        "no layer %u (%u layers)", layer, self->layers->len);
+    return FALSE;
+  }
+  PhysnnPrecision p = l->precision;
+  if (values == NULL) {
+    g_clear_pointer (&l->tuned, g_free);
+    g_clear_pointer (&l->qw[p], weights_unref);
+    return TRUE;
+  }
+  if (n != l->size) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
+        "layer \"%s\": %" G_GSIZE_FORMAT " fine-tuned weights for a weight "
+        "of %" G_GSIZE_FORMAT,
+        l->name, n, l->size);
+    return FALSE;
+  }
+  if (l->pinned) {
+    g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_INVALID_ARGUMENT,
+        "layer \"%s\" is pinned: it keeps the model's own weights", l->name);
+    return FALSE;
+  }
+  if (p >= PHYSNN_PRECISION_INT8) {
+    guint bits = physnn_precision_get_bits (p);
+    gint32 qmin = self->symmetric ? -((1 << (bits - 1)) - 1) : 0;
+    gint32 qmax = self->symmetric ? (1 << (bits - 1)) - 1 : (1 << bits) - 1;
+    gsize C = self->per_channel ? l->shape[l->axis] : 1;
+    if (scales == NULL || channels != C) {
+      g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_SHAPE,
+          "layer \"%s\": fine-tuned %s weights need %" G_GSIZE_FORMAT
+          " scales (%s), got %" G_GSIZE_FORMAT,
+          l->name, physnn_precision_to_string (p), C,
+          self->per_channel ? "one per output channel" : "per tensor",
+          scales ? channels : 0);
+      return FALSE;
+    }
+    for (gsize c = 0; c < C; c++) {
+      gint32 z = zeros ? zeros[c] : 0;
+      if (!(scales[c] > 0) || !isfinite (scales[c]) || z < qmin || z > qmax ||
+          (self->symmetric && z != 0)) {
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NUMERIC,
+            "layer \"%s\": channel %" G_GSIZE_FORMAT " has scale %g and "
+            "zero point %d; scales must be positive finite numbers and zero "
+            "points %s",
+            l->name, c, scales[c], z,
+            self->symmetric ? "0 (symmetric)" : "in range");
+        return FALSE;
+      }
+    }
+    for (gsize i = 0; i < n; i++)
+      if (!(values[i] >= qmin && values[i] <= qmax) ||
+          values[i] != nearbyint (values[i])) {
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NUMERIC,
+            "layer \"%s\": fine-tuned integer %" G_GSIZE_FORMAT " is %g; "
+            "%s weights are integers in [%d, %d]",
+            l->name, i, values[i], physnn_precision_to_string (p), qmin, qmax);
+        return FALSE;
+      }
+    /* copies first: @scales may be the layer's own given scales */
+    gfloat *sc = g_memdup2 (scales, C * sizeof (gfloat));
+    gint32 *zc = g_new0 (gint32, C);
+    if (zeros)
+      memcpy (zc, zeros, C * sizeof (gint32));
+    g_free (l->given_scale);
+    g_free (l->given_zero);
+    l->given_channels = C;
+    l->given_scale = sc;
+    l->given_zero = zc;
+  } else {
+    for (gsize i = 0; i < n; i++) {
+      gfloat f = (gfloat)values[i];
+      if (!isfinite (f) || (p == PHYSNN_PRECISION_FP16 &&
+                               physnn_half_to_float (physnn_half_from_float (
+                                   f)) != f)) {
+        g_set_error (error, PHYSNN_ERROR, PHYSNN_ERROR_NUMERIC,
+            "layer \"%s\": fine-tuned weight %" G_GSIZE_FORMAT " is %.9g, "
+            "not a finite %s number",
+            l->name, i, values[i],
+            p == PHYSNN_PRECISION_FP16 ? "float16" : "float32");
+        return FALSE;
+      }
+    }
+  }
+  g_free (l->tuned);
+  l->tuned = g_new (gdouble, n);
+  for (gsize i = 0; i < n; i++)
+    l->tuned[i] =
+        p >= PHYSNN_PRECISION_INT8 ? values[i] : (gdouble)(gfloat)values[i];
+  l->tuned_precision = p;
+  g_clear_pointer (&l->qw[p], weights_unref);
+  return TRUE;
+}
+
+/**
+ * physnn_quant_plan_get_fine_tuned:
+ * @self: a #PhysnnQuantPlan
+ * @layer: a layer index
+ *
+ * Returns: whether the layer carries fine-tuned weights for its precision
+ *   (physnn_quant_objective_fine_tune()): stored integers and scales for
+ *   int8/int4, float values for fp16/fp32
+ */
+gboolean
+physnn_quant_plan_get_fine_tuned (PhysnnQuantPlan *self, guint layer)
+{
+  g_return_val_if_fail (PHYSNN_IS_QUANT_PLAN (self), FALSE);
+  PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
+  return l && l->tuned && l->tuned_precision == l->precision;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Weight quantization */
 
@@ -953,10 +1090,14 @@ weight_range (PhysnnQuantPlan *self, const gdouble *w, gsize n, gsize stride,
   }
 }
 
+/* Quantizes @w (the layer's weights or fine-tuned float values) at @p; with
+ * @use_given, scales and zero points the plan gives for the layer's
+ * precision are used as given, and fine-tuned integers for it replace the
+ * rounding of @w. */
 static PhysnnQuantWeights *
-compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
+quantize_values (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p,
+    const gdouble *w, gboolean use_given)
 {
-  const gdouble *w = g_hash_table_lookup (self->originals, l->weight);
   PhysnnQuantWeights *qw = g_atomic_rc_box_new0 (PhysnnQuantWeights);
   gsize n = l->size;
   qw->precision = p;
@@ -992,8 +1133,10 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
       self->symmetric ? PHYSNN_DTYPE_INT8 : PHYSNN_DTYPE_UINT8, l->rank,
       l->shape);
   guint8 *st = physnn_tensor_map (qw->stored, PHYSNN_MAP_WRITE, NULL);
-  gboolean given =
-      l->given_scale && l->precision == p && l->given_channels == C;
+  gboolean given = use_given && l->given_scale && l->precision == p &&
+                   l->given_channels == C;
+  const gdouble *tq =
+      given && l->tuned && l->tuned_precision == p ? l->tuned : NULL;
   g_autofree gdouble *chan = g_new (gdouble, n / C);
 
   for (gsize c = 0; c < C; c++) {
@@ -1017,7 +1160,9 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
     for (gsize o = 0; o < outer; o++)
       for (gsize k = 0; k < inner; k++) {
         gsize i = (o * C + c) * inner + k;
-        gdouble q = quantize_one (w[i], qw->scale[c], qw->zero[c], qmin, qmax);
+        gdouble q = tq ? tq[i]
+                       : quantize_one (
+                             w[i], qw->scale[c], qw->zero[c], qmin, qmax);
         if (self->symmetric)
           ((gint8 *)st)[i] = (gint8)q;
         else
@@ -1028,6 +1173,31 @@ compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
   }
   physnn_tensor_unmap (qw->stored);
   return qw;
+}
+
+static PhysnnQuantWeights *
+compute_weights (PhysnnQuantPlan *self, PhysnnQuantLayer *l, PhysnnPrecision p)
+{
+  const gdouble *w = g_hash_table_lookup (self->originals, l->weight);
+  /* fine-tuned float values take the place of the model's weights */
+  if (l->tuned && l->tuned_precision == p && p <= PHYSNN_PRECISION_FP16)
+    w = l->tuned;
+  return quantize_values (self, l, p, w, TRUE);
+}
+
+PhysnnQuantWeights *
+_physnn_quant_plan_quantize_values (PhysnnQuantPlan *self, guint layer,
+    PhysnnPrecision precision, const gdouble *w)
+{
+  PhysnnQuantLayer *l = _physnn_quant_plan_layer (self, layer);
+  g_return_val_if_fail (l != NULL, NULL);
+  return quantize_values (self, l, precision, w, FALSE);
+}
+
+void
+_physnn_quant_weights_unref (PhysnnQuantWeights *w)
+{
+  weights_unref (w);
 }
 
 const PhysnnQuantWeights *
@@ -1185,10 +1355,11 @@ physnn_quant_plan_describe (PhysnnQuantPlan *self)
     PhysnnQuantLayer *l = g_ptr_array_index (self->layers, i);
     g_string_append_printf (s,
         "  %-28s %-6s %7" G_GSIZE_FORMAT " weights  "
-        "%s%s%s%s\n",
+        "%s%s%s%s%s\n",
         l->name, l->op_type, l->size, physnn_precision_to_string (l->precision),
         l->pinned ? " (pinned)" : "",
         l->act && l->precision >= PHYSNN_PRECISION_INT8 ? ", int8 input" : "",
+        physnn_quant_plan_get_fine_tuned (self, i) ? ", fine-tuned" : "",
         l->bias_fix ? ", bias corrected" : "");
   }
   physnn_quant_plan_estimate_compression (self, &f, &b, &ratio, NULL);
@@ -1306,6 +1477,20 @@ physnn_quant_plan_to_json (PhysnnQuantPlan *self)
       json_builder_set_member_name (b, "calibration");
       json_builder_add_string_value (
           b, physnn_calibration_to_string (self->wcal));
+    }
+    if (physnn_quant_plan_get_fine_tuned (self, i)) {
+      /* integers as integers: the stored values, exactly */
+      gboolean ints = l->precision >= PHYSNN_PRECISION_INT8;
+      json_builder_set_member_name (b, ints ? "q" : "values");
+      JsonArray *ta = json_array_sized_new (l->size);
+      for (gsize k = 0; k < l->size; k++)
+        if (ints)
+          json_array_add_int_element (ta, (gint64)l->tuned[k]);
+        else
+          json_array_add_double_element (ta, l->tuned[k]);
+      JsonNode *tn = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (tn, ta);
+      json_builder_add_value (b, tn);
     }
     if (l->bias_fix) {
       json_builder_set_member_name (b, "bias");
@@ -1544,6 +1729,46 @@ read_layer (Reader *r, PhysnnQuantPlan *self, JsonNode *node, guint index,
     GError *e = NULL;
     if (!physnn_quant_plan_set_bias_correction (
             self, (guint)li, v, l->bias_size, &e)) {
+      bad (r, "%s", e->message);
+      g_error_free (e);
+      return FALSE;
+    }
+  }
+  JsonNode *qn = json_object_get_member (o, "q");
+  JsonNode *vn = json_object_get_member (o, "values");
+  if (qn || vn) {
+    gboolean ints = p >= PHYSNN_PRECISION_INT8;
+    const gchar *field = qn ? "q" : "values";
+    if (qn && vn)
+      return bad (r, "layer \"%s\" has both \"q\" and \"values\"", name);
+    if ((qn != NULL) != ints)
+      return bad (r,
+          "layer \"%s\": \"%s\" does not fit precision %s (fine-tuned "
+          "int8/int4 weights are \"q\", fp16/fp32 ones \"values\")",
+          name, field, ps);
+    if (ints && l->given_scale == NULL)
+      return bad (r, "layer \"%s\": fine-tuned integers need \"scales\"",
+          name);
+    JsonNode *tn = qn ? qn : vn;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY (tn) ? json_node_get_array (tn) : NULL;
+    if (a == NULL || json_array_get_length (a) != l->size)
+      return bad (r,
+          "layer \"%s\": \"%s\" must be an array of %" G_GSIZE_FORMAT
+          " numbers (the weight's size)",
+          name, field, l->size);
+    g_autofree gdouble *v = g_new (gdouble, l->size);
+    for (gsize k = 0; k < l->size; k++) {
+      JsonNode *e = json_array_get_element (a, k);
+      GType t = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_value_type (e) : 0;
+      if (t != G_TYPE_INT64 && (ints || t != G_TYPE_DOUBLE))
+        return bad (r, "layer \"%s\": %s[%" G_GSIZE_FORMAT "] is not %s",
+            name, field, k, ints ? "an integer" : "a number");
+      v[k] = t == G_TYPE_INT64 ? (gdouble)json_node_get_int (e)
+                               : json_node_get_double (e);
+    }
+    GError *e = NULL;
+    if (!_physnn_quant_plan_set_tuned (self, (guint)li, v, l->size,
+            l->given_scale, l->given_zero, l->given_channels, &e)) {
       bad (r, "%s", e->message);
       g_error_free (e);
       return FALSE;

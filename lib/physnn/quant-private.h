@@ -87,6 +87,12 @@ typedef struct {
   gchar *bias;
   gsize bias_size;
   gdouble *bias_fix;
+  /* fine-tuned weights (physnn_quant_objective_fine_tune()), valid while
+   * the layer's precision is tuned_precision: the stored integers (before
+   * subtracting zero points; scales and zero points in given_*) for int8/
+   * int4, the float values for fp16 (half-representable) and fp32 */
+  gdouble *tuned;
+  PhysnnPrecision tuned_precision;
   /* activation quantization (int8) of the layer's input */
   gboolean act;
   gdouble act_min, act_max;
@@ -105,9 +111,38 @@ const gdouble *_physnn_quant_plan_dequantized (PhysnnQuantPlan *plan,
 /* The original weights as float64 (owned by the plan). */
 const gdouble *_physnn_quant_plan_original (PhysnnQuantPlan *plan,
     guint layer);
+/* Quantizes arbitrary float64 values @w (the layer's shape) at @precision
+ * under the plan's settings (scales from @w by the weight calibration
+ * method); release with _physnn_quant_weights_unref(). */
+PhysnnQuantWeights *_physnn_quant_plan_quantize_values (PhysnnQuantPlan *plan,
+    guint layer, PhysnnPrecision precision, const gdouble *w);
+void _physnn_quant_weights_unref (PhysnnQuantWeights *w);
+/* Sets (values non-NULL) or clears a layer's fine-tuned weights at its
+ * precision: for int8/int4 the stored integers, each in range, with
+ * @channels scales (positive finite float32) and zero points; for fp16 the
+ * half-representable values, for fp32 float32 ones. Checks everything. */
+gboolean _physnn_quant_plan_set_tuned (PhysnnQuantPlan *plan, guint layer,
+    const gdouble *values, gsize n, const gfloat *scales,
+    const gint32 *zeros, gsize channels, GError **error);
 guint64 _physnn_quant_plan_bytes_of (PhysnnQuantPlan *plan,
     const PhysnnPrecision *precisions);
 guint64 _physnn_quant_plan_fp32_bytes (PhysnnQuantPlan *plan);
+
+/* quant-objective.c internals shared with quant-finetune.c */
+gdouble *_physnn_quant_objective_parameters (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, gint only_layer, PhysnnPrecision only_precision,
+    GError **error);
+const gdouble *_physnn_quant_objective_base (PhysnnQuantObjective *self,
+    gsize *n);
+/* sets the loss back to the float parameters */
+void _physnn_quant_objective_restore (PhysnnQuantObjective *self);
+gboolean _physnn_quant_objective_same_model (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, GError **error);
+/* the loss's parameter tensor holding the layer's bias, or -1 */
+gint _physnn_quant_objective_bias_tensor (PhysnnQuantObjective *self,
+    PhysnnQuantLayer *l);
+void _physnn_quant_objective_progress (PhysnnQuantObjective *self,
+    const gchar *stage, guint done, guint total, gdouble loss);
 
 /* quant-qdq.c: the plan as a QDQ ONNX data model. */
 PhysnnOnnxModel *_physnn_quant_build_qdq (PhysnnQuantPlan *plan,

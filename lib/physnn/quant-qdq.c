@@ -191,8 +191,21 @@ _physnn_quant_build_qdq (PhysnnQuantPlan *plan, GError **error)
   g_autoptr (GPtrArray) front = g_ptr_array_new ();
   for (guint li = 0; li < n_layers; li++) {
     PhysnnQuantLayer *l = _physnn_quant_plan_layer (plan, li);
-    if (l->precision == PHYSNN_PRECISION_FP32)
+    if (l->precision == PHYSNN_PRECISION_FP32) {
+      /* fine-tuned float32 weights replace the model's */
+      PhysnnTensor *old =
+          physnn_quant_plan_get_fine_tuned (plan, li)
+              ? g_hash_table_lookup (m->initializers, l->weight)
+              : NULL;
+      if (old) {
+        PhysnnTensor *t = physnn_tensor_new_from_doubles (
+            PHYSNN_DTYPE_FLOAT32, l->rank, l->shape, l->tuned, l->size, error);
+        if (t == NULL)
+          return NULL;
+        g_hash_table_replace (m->initializers, g_strdup (l->weight), t);
+      }
       continue;
+    }
     const PhysnnQuantWeights *qw =
         _physnn_quant_plan_weights (plan, li, l->precision, error);
     if (qw == NULL)

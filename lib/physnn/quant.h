@@ -110,6 +110,8 @@ gboolean physnn_quant_plan_set_bias_correction (PhysnnQuantPlan *self,
     guint layer, const gdouble *values, gsize n, GError **error);
 gboolean physnn_quant_plan_get_bias_corrected (PhysnnQuantPlan *self,
     guint layer);
+gboolean physnn_quant_plan_get_fine_tuned (PhysnnQuantPlan *self,
+    guint layer);
 
 gdouble physnn_quant_plan_get_average_bits (PhysnnQuantPlan *self);
 gboolean physnn_quant_plan_estimate_compression (PhysnnQuantPlan *self,
@@ -172,6 +174,9 @@ gdouble physnn_quant_objective_get_reference_accuracy (
     PhysnnQuantObjective *self);
 guint64 physnn_quant_objective_get_n_evaluations (PhysnnQuantObjective *self);
 gboolean physnn_quant_objective_correct_biases (PhysnnQuantObjective *self,
+    PhysnnQuantPlan *plan, guint max_iterations, gdouble *loss,
+    GError **error);
+gboolean physnn_quant_objective_fine_tune (PhysnnQuantObjective *self,
     PhysnnQuantPlan *plan, guint max_iterations, gdouble *loss,
     GError **error);
 gboolean physnn_quant_objective_validate_physics (PhysnnQuantObjective *self,

@@ -4,7 +4,10 @@
 Models: the shipped heat PINN (builtin:heat1d_pinn) and a small MLP and CNN
 trained here by PyTorch on sklearn's digits (quant_digits.py). Plans:
 uniform fp16/int8/int4, per-tensor asymmetric int8, asymmetric int4, a
-mixed plan, and int8 weights with int8 activations calibrated from data.
+mixed plan, a bias-corrected int4 plan, fine-tuned int4 and mixed plans
+(integers, scales, fp16/fp32 weights and biases refitted; PINN: physics
+loss, digits: the float model's outputs), and int8 weights with int8
+activations calibrated from data.
 
 For each plan physnn writes the QDQ ONNX model, and
   - ONNX Runtime (PyPI, in the build's venv; >= 1.18 for int4) runs it: the
@@ -14,7 +17,9 @@ For each plan physnn writes the QDQ ONNX model, and
   - PyTorch's fake_quantize_per_channel_affine, given physnn's scales and
     zero points, must reproduce physnn's dequantized weights (differences
     allowed only at exact rounding ties, where float32 and float64 may round
-    differently);
+    differently); fine-tuned integers are not the originals' rounding, so
+    for those plans only their range is checked (and the share that moved
+    printed);
   - a float64 PyTorch forward pass with those dequantized weights (the
     fake-quantization reference) must match physnn's reference path within
     1e-6 and OpenCL within 1e-5 relative (fp32 rounding);
@@ -23,7 +28,8 @@ For each plan physnn writes the QDQ ONNX model, and
     semantics on this CPU; the size of that departure is printed).
 Also: qinfer mode=calibrate writes a plan with progress messages on the
 bus; pinninfer runs a plan and its derivatives give the physics loss the
-objective measured; `physnn quantize` end to end and its errors.
+objective measured; `physnn quantize` end to end (also --fine-tune, its
+QDQ file in ONNX Runtime) and its errors.
 """
 import math
 import os
@@ -203,7 +209,7 @@ def dequantized_weights(qdq_path):
     return out, fp16
 
 
-def check_weights_vs_torch(label, orig_path, qdq_path):
+def check_weights_vs_torch(label, orig_path, qdq_path, tuned=False):
     orig = {t.name: numpy_helper.to_array(t)
             for t in onnx.load(orig_path).graph.initializer}
     dq, fp16 = dequantized_weights(qdq_path)
@@ -223,18 +229,30 @@ def check_weights_vs_torch(label, orig_path, qdq_path):
             sh[axis] = -1
             ratio = orig[name] / s.reshape(sh)
         ref = ref.numpy()
+        if tuned:
+            # fine-tuned integers are rounded from adapted weights, so
+            # they need not equal the originals' rounding; they must be
+            # in range and stay near it
+            over = int(np.sum((q < qmin) | (q > qmax)))
+            check(f"{label} {name}: stored integers in [{qmin}, {qmax}]",
+                  over, 0)
+            moved = float(np.mean(ref != deq))
+            print(f"info {label} {name}: {100 * moved:.1f} % of the "
+                  "weights moved off the originals' rounding", flush=True)
+            continue
         diff = ref != deq
         # rounding ties: float32 (torch) and float64 (physnn) may differ
         tie = np.abs(np.abs(ratio - np.floor(ratio)) - 0.5) < 1e-4
         bad = int(np.sum(diff & ~tie))
         worst = max(worst, bad)
     for name, h in fp16.items():
-        if name.startswith("float:"):
+        if name.startswith("float:") or tuned:
             continue
         ref = torch.from_numpy(orig[name].astype(np.float32)).half().numpy()
         worst = max(worst, int(np.sum(ref != h)))
-    check(f"{label}: dequantized weights equal torch fake-quantization "
-          "(mismatches outside rounding ties)", worst, 0)
+    if not tuned:
+        check(f"{label}: dequantized weights equal torch fake-quantization "
+              "(mismatches outside rounding ties)", worst, 0)
     return dq, fp16
 
 
@@ -295,6 +313,27 @@ def plans(model, calib_x):
         check(f"bias correction lowers the output error ({before:.3g} -> "
               f"{after:.3g})", 0 if after < before else 1, 0)
         out.append(("int4-bias-corrected", p, False))
+    # fine-tuned (integers, scales, fp16/fp32 values and biases refitted):
+    # int4 everywhere, and the mixed plan with every precision
+    for name, mixed in (("int4-fine-tuned", False),
+                        ("mixed-fine-tuned", True)):
+        p = Physnn.QuantPlan.new(model)
+        for i in range(p.get_n_layers()):
+            p.set_precision(i, cycle[i % 4] if mixed else P.INT4)
+        if model.get_metadata("physnn.pde"):
+            # a PINN: its physics loss (default collocation points)
+            obj = Physnn.QuantObjective.new_physics(model, None, None, None)
+        else:
+            y = model.run(Physnn.Device.new("cpu"), [Tf(xs)])[0]
+            obj = Physnn.QuantObjective.new_regression(model, [Tf(xs)], y)
+        ok, before, _ = obj.evaluate(p)
+        ok, after = obj.fine_tune(p, 10)
+        check(f"fine-tuning lowers the loss ({before:.3g} -> {after:.3g})",
+              0 if after < before else 1, 0)
+        check("fine-tuning marks every layer",
+              sum(not p.get_fine_tuned(i) for i in range(p.get_n_layers())),
+              0)
+        out.append((name, p, False))
     if calib_x is not None:
         p = Physnn.QuantPlan.new(model)
         p.set_all(P.INT8)
@@ -322,7 +361,8 @@ def run_case(tmp, label, model_spec, orig_path, x, dims, kind=None,
         jpath = os.path.join(tmp, f"{label}-{pname}.json")
         plan.export_onnx(qpath)
         plan.save(jpath)
-        has4 = "int4" in pname or pname == "mixed"
+        has4 = "int4" in pname or pname.startswith("mixed")
+        tuned = pname.endswith("fine-tuned")
         q = plan.apply()
         y_cpu = arr(q.run(cpu, [Tf(x)])[0])
         y_ocl = arr(q.run(ocl, [Tf(x)])[0]) if ocl else None
@@ -371,7 +411,7 @@ def run_case(tmp, label, model_spec, orig_path, x, dims, kind=None,
             print(f"SKIP {tag}: ONNX Runtime cannot run int4", flush=True)
         if acts:
             continue
-        dq, fp16 = check_weights_vs_torch(tag, orig_path, qpath)
+        dq, fp16 = check_weights_vs_torch(tag, orig_path, qpath, tuned)
         if module is not None:
             ref = torch_fakequant_forward(kind, module, dq, fp16, x)
             check(f"{tag}: reference path vs float64 torch fake-quant",
@@ -490,6 +530,25 @@ def cli(tmp, d):
         if HAVE_ORT:
             check("CLI QDQ file in ONNX Runtime vs the plan's model",
                   rel(y, ort_run(qonnx, x)), 1e-5)
+    # fine-tuning from the command line: the plan reads back fine-tuned,
+    # its QDQ file runs in ONNX Runtime like the plan's model
+    plan, qonnx = os.path.join(tmp, "ft.json"), os.path.join(tmp, "ft.onnx")
+    r = subprocess.run([exe, "quantize", "builtin:heat1d-pinn", "--uniform",
+                        "int4", "--fine-tune", "10", "-q", "-o", plan,
+                        "--onnx", qonnx], capture_output=True, text=True)
+    print(r.stdout + r.stderr, flush=True)
+    check("physnn quantize --fine-tune exits 0", r.returncode, 0)
+    if r.returncode == 0:
+        m = Physnn.Model.new_builtin("heat1d_pinn")
+        p = Physnn.QuantPlan.new_from_file(m, plan)
+        check("CLI --fine-tune plan is fine-tuned",
+              sum(not p.get_fine_tuned(i) for i in range(p.get_n_layers())),
+              0)
+        x = np.random.default_rng(5).random((256, 2)).astype(np.float32)
+        y = arr(p.apply().run(Physnn.Device.new("cpu"), [Tf(x)])[0])
+        if HAVE_ORT and ORT_INT4:
+            check("CLI --fine-tune QDQ file in ONNX Runtime vs the plan's "
+                  "model", rel(y, ort_run(qonnx, x)), 1e-5)
     bad = [([exe, "quantize", "builtin:heat1d-pinn", "--target-bits", "6.5",
              "--pin", "*net.2*,*net.4*", "-q"], "impossible"),
            ([exe, "quantize", d["mlp"], "--data", os.path.join(tmp, "y.npy"),

@@ -1,7 +1,8 @@
 /* Unit tests of quantization's own logic: plans (JSON round trips, every
  * kind of bad plan), exact byte counts against the exported file, the
  * calibrator's errors, the physics objective against an independent path
- * (the quantized graph's PDE residual), validate_physics, the search's
+ * (the quantized graph's PDE residual), bias correction and fine-tuning,
+ * validate_physics, the search's
  * constraints, errors and determinism. Numerics against references no one
  * here wrote (ONNX Runtime, PyTorch) are in tests/crosscheck/quant_vs_ort.py.
  */
@@ -384,6 +385,198 @@ test_physics_objective (void)
   g_clear_error (&error);
 }
 
+/* The mean squared PDE residual of a plan's quantized QDQ graph itself
+ * (not the objective's parameter path). */
+static gdouble
+graph_residual (PhysnnQuantPlan *p, PhysnnTensor *pts)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhysnnDevice) cpu = physnn_device_new ("cpu", NULL);
+  g_autoptr (PhysnnPde) pde = physnn_pde_new ("u_t - 0.1*u_xx", &error);
+  g_autoptr (PhysnnModel) q = physnn_quant_plan_apply (p, &error);
+  g_assert_no_error (error);
+  g_assert_true (physnn_pde_bind (pde, q, &error));
+  g_autoptr (PhysnnTensor) r =
+      physnn_pde_residual (pde, q, cpu, &pts, 1, NULL, &error);
+  g_assert_no_error (error);
+  gsize n = physnn_tensor_get_n_elements (r);
+  gdouble ms = 0;
+  for (gsize i = 0; i < n; i++)
+    ms += pow (physnn_tensor_get_value (r, i), 2) / n;
+  return ms;
+}
+
+static void
+count_progress (PhysnnQuantObjective *o, const gchar *stage, guint done,
+    guint total, gdouble loss, gpointer user)
+{
+  guint *last = user;
+  g_assert_cmpstr (stage, ==, "fine-tune");
+  g_assert_cmpuint (done, <=, total);
+  g_assert_cmpuint (done, >=, *last);
+  *last = done;
+}
+
+/* Quantization-aware fine-tuning: lowers the physics loss below what bias
+ * correction alone reaches, is deterministic, survives JSON, and the
+ * exported QDQ graph (its stored integers in range, its size unchanged)
+ * has the residual the objective reports. */
+static void
+test_fine_tune (void)
+{
+  g_autoptr (PhysnnModel) m = heat ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PhysnnTensor) pts = points (1024, 11);
+  g_autoptr (PhysnnQuantObjective) obj =
+      physnn_quant_objective_new_physics (m, NULL, NULL, pts, &error);
+  g_assert_no_error (error);
+  gdouble ref = physnn_quant_objective_get_reference_loss (obj);
+  /* int4 everywhere, and a mix of every precision (the fp16 layer keeps
+   * half-representable values, the fp32 one float32 values) */
+  PhysnnPrecision mixes[2][4] = {
+    { PHYSNN_PRECISION_INT4, PHYSNN_PRECISION_INT4, PHYSNN_PRECISION_INT4,
+        PHYSNN_PRECISION_INT4 },
+    { PHYSNN_PRECISION_INT4, PHYSNN_PRECISION_INT8, PHYSNN_PRECISION_FP16,
+        PHYSNN_PRECISION_FP32 },
+  };
+  for (guint k = 0; k < 2; k++) {
+    g_autoptr (PhysnnQuantPlan) p = physnn_quant_plan_new (m, NULL);
+    for (guint l = 0; l < 4; l++)
+      physnn_quant_plan_set_precision (p, l, mixes[k][l], NULL);
+    guint64 f0, b0;
+    physnn_quant_plan_estimate_compression (p, &f0, &b0, NULL, NULL);
+    g_autoptr (PhysnnQuantPlan) bc = physnn_quant_plan_copy (p);
+    g_autoptr (PhysnnQuantPlan) ft = physnn_quant_plan_copy (p);
+    g_autoptr (PhysnnQuantPlan) ft2 = physnn_quant_plan_copy (p);
+    gdouble plain, corrected, tuned, tuned2;
+    g_assert_true (physnn_quant_objective_evaluate (obj, p, &plain, NULL, NULL));
+    g_assert_true (physnn_quant_objective_correct_biases (
+        obj, bc, 20, &corrected, &error));
+    guint last = 0;
+    gulong h = g_signal_connect (
+        obj, "progress", G_CALLBACK (count_progress), &last);
+    g_assert_true (
+        physnn_quant_objective_fine_tune (obj, ft, 20, &tuned, &error));
+    g_assert_no_error (error);
+    g_signal_handler_disconnect (obj, h);
+    g_assert_cmpuint (last, >, 0);
+    g_test_message ("mix %u: float %.4g, quantized %.4g, bias-corrected "
+                    "%.4g, fine-tuned %.4g",
+        k, ref, plain, corrected, tuned);
+    g_assert_cmpfloat (tuned, <, corrected);
+    g_assert_cmpfloat (tuned, <, 0.5 * plain);
+    for (guint l = 0; l < 4; l++)
+      g_assert_true (physnn_quant_plan_get_fine_tuned (ft, l));
+    gdouble again;
+    g_assert_true (physnn_quant_objective_evaluate (obj, ft, &again, NULL, NULL));
+    g_assert_cmpfloat (again, ==, tuned);
+
+    /* deterministic */
+    g_assert_true (
+        physnn_quant_objective_fine_tune (obj, ft2, 20, &tuned2, &error));
+    g_assert_cmpfloat (tuned2, ==, tuned);
+    g_autofree gchar *json = physnn_quant_plan_to_json (ft);
+    g_autofree gchar *json2 = physnn_quant_plan_to_json (ft2);
+    g_assert_cmpstr (json, ==, json2);
+
+    /* the same size; the JSON round trip gives the same plan and loss */
+    guint64 f1, b1;
+    physnn_quant_plan_estimate_compression (ft, &f1, &b1, NULL, NULL);
+    g_assert_cmpuint (f1, ==, f0);
+    g_assert_cmpuint (b1, ==, b0);
+    g_assert_nonnull (strstr (json, "\"q\""));
+    g_autoptr (PhysnnQuantPlan) back =
+        physnn_quant_plan_new_from_data (m, json, &error);
+    g_assert_no_error (error);
+    g_autofree gchar *json3 = physnn_quant_plan_to_json (back);
+    g_assert_cmpstr (json, ==, json3);
+    gdouble reread;
+    g_assert_true (
+        physnn_quant_objective_evaluate (obj, back, &reread, NULL, NULL));
+    g_assert_cmpfloat (reread, ==, tuned);
+
+    /* the QDQ graph's own residual (float32 outputs) */
+    gdouble ms = graph_residual (back, pts);
+    g_test_message ("mix %u: QDQ graph residual %.6g", k, ms);
+    g_assert_cmpfloat (fabs (ms / tuned - 1), <, 1e-3);
+
+    /* the exported file: stored integers in range, payload = bytes */
+    g_autofree gchar *path = g_build_filename (tmpdir, "ft.onnx", NULL);
+    g_assert_true (physnn_quant_plan_export_onnx (ft, path, &error));
+    PhysnnOnnxModel *om = physnn_onnx_model_load (path, &error);
+    g_assert_no_error (error);
+    guint64 total = 0;
+    guint n_int = 0;
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init (&it, om->initializers);
+    while (g_hash_table_iter_next (&it, &key, &value)) {
+      gboolean four = g_hash_table_contains (om->int4_initializers, key);
+      PhysnnDType dt = physnn_tensor_get_dtype (value);
+      gsize n = physnn_tensor_get_n_elements (value);
+      total += four ? (n + 1) / 2 : physnn_tensor_get_nbytes (value);
+      if (dt != PHYSNN_DTYPE_INT8 || n < 2)
+        continue;
+      n_int++;
+      gdouble qmax = four ? 7 : 127;
+      for (gsize i = 0; i < n; i++)
+        g_assert_cmpfloat (fabs (physnn_tensor_get_value (value, i)), <=, qmax);
+    }
+    physnn_onnx_model_free (om);
+    g_assert_cmpuint (n_int, ==, k == 0 ? 4 : 2);
+    g_assert_cmpuint (total, ==, b1);
+
+    /* a fine-tuned layer at another precision is rounded afresh */
+    physnn_quant_plan_set_precision (ft, 0, PHYSNN_PRECISION_INT8, NULL);
+    g_assert_false (physnn_quant_plan_get_fine_tuned (ft, 0));
+    physnn_quant_plan_set_precision (ft, 0, PHYSNN_PRECISION_INT4, NULL);
+    g_assert_false (physnn_quant_plan_get_fine_tuned (ft, 0));
+
+    if (k != 0)
+      continue;
+    /* bad fine-tuned plans: each error names the problem */
+    struct {
+      const gchar *first, *expect;
+    } edits[] = {
+      { "9, 0", "array of 64" }, /* one integer too many */
+      { "0.5", "not an integer" },
+      { "8", "[-7, 7]" }, /* int4 symmetric */
+      { "\"x\"", "not an integer" },
+    };
+    const gchar *at = strstr (json, "\"q\" : [");
+    g_assert_nonnull (at);
+    at += strlen ("\"q\" : [");
+    const gchar *end = at + strcspn (at, ",]");
+    g_autofree gchar *head = g_strndup (json, at - json);
+    for (guint i = 0; i < G_N_ELEMENTS (edits); i++) {
+      g_autofree gchar *bad = g_strconcat (head, edits[i].first, end, NULL);
+      g_autoptr (PhysnnQuantPlan) x =
+          physnn_quant_plan_new_from_data (m, bad, &error);
+      g_assert_null (x);
+      if (strstr (error->message, edits[i].expect) == NULL)
+        g_error ("edit %u: \"%s\" does not mention %s", i, error->message,
+            edits[i].expect);
+      g_clear_error (&error);
+    }
+    /* integers where the layer is fp16, and a fine-tuned layer without
+     * scales */
+    g_auto (GStrv) parts = g_strsplit (json, "\"q\" : [", 2);
+    g_autofree gchar *bad = g_strjoinv ("\"values\" : [", parts);
+    g_autoptr (PhysnnQuantPlan) x =
+        physnn_quant_plan_new_from_data (m, bad, &error);
+    g_assert_null (x);
+    g_assert_nonnull (strstr (error->message, "does not fit precision"));
+    g_clear_error (&error);
+    g_auto (GStrv) sp = g_strsplit (json, "\"scales\" : [", 2);
+    g_autofree gchar *noscale = g_strjoinv ("\"no-scales\" : [", sp);
+    g_autoptr (PhysnnQuantPlan) y =
+        physnn_quant_plan_new_from_data (m, noscale, &error);
+    g_assert_null (y);
+    g_assert_nonnull (strstr (error->message, "need \"scales\""));
+    g_clear_error (&error);
+  }
+}
+
 static gchar *
 run_search (PhysnnModel *m, PhysnnQuantObjective *obj, guint64 seed,
     gdouble target, PhysnnQuantPlan **best)
@@ -544,6 +737,7 @@ main (int argc, char **argv)
   g_test_add_func ("/quant/plan/json", test_plan_json);
   g_test_add_func ("/quant/calibrator/errors", test_calibrator_errors);
   g_test_add_func ("/quant/objective/physics", test_physics_objective);
+  g_test_add_func ("/quant/objective/fine-tune", test_fine_tune);
   g_test_add_func ("/quant/search/constraints", test_search);
   g_test_add_func ("/quant/search/sensitivity", test_sensitivity);
   int ret = g_test_run ();
