@@ -11,6 +11,14 @@ images); PINNs search on 2048 Latin-hypercube collocation points and report
 the physics loss on 4096 other uniform points. Speed: bench/quant-bench on
 the given device, median of repeated runs, quantized vs float32.
 
+Row groups (--only): base (the above, with bias correction), ft
+(quantization-aware fine-tuning of the uniform plans and of the best
+bias-corrected <= 6.5-bit candidates; PINNs fitted on their own 8192
+points), 5x (<= 6.5 bits and at most fp32 bytes / 5, per channel and per
+tensor, plain, bias-corrected, fine-tuned), deeponet (Spearman of the
+shipped DeepONet's proxies). --merge keeps an earlier file's rows that this
+run does not redo.
+
     meson devenv -C build-quant /usr/bin/python3 ../bench/quant_table.py \\
         OUTDIR [--device opencl] [--rows-pinn 65536] [--rows-digits 4096]
 
@@ -43,17 +51,85 @@ def Tf(a):
                                         GLib.Bytes.new(a.tobytes()))
 
 
-def search(model, obj, target, seed=1):
+def search(model, obj, target, seed=1, max_bytes=0, per_channel=True,
+           greedy=True):
     base = Physnn.QuantPlan.new(model)
+    base.set_per_channel(per_channel)
     s = Physnn.QuantSearch.new(base, obj)
     s.set_seed(seed)
     s.set_population(24, 20)
     s.set_target_bits(target)
+    s.set_max_bytes(max_bytes)
     t0 = time.time()
-    s.sensitivity()
+    if greedy:
+        s.sensitivity()
     s.run()
-    s.run_greedy()
+    if greedy:
+        s.run_greedy()
     return s, time.time() - t0
+
+
+def corrected_candidates(s, obj, iterations):
+    """As `physnn quantize --correct-biases N`: the 12 feasible plans with
+    the most bits and the front, each bias-corrected; sorted by loss
+    (stable: ties keep the search's order)."""
+    cand = list(s.get_feasible_plans(12))
+    cand += [s.get_front_plan(i) for i in range(s.get_front_size())]
+    scored = []
+    for p in cand:
+        ok, l = obj.correct_biases(p, iterations)
+        scored.append((l, p))
+    scored.sort(key=lambda t: t[0])
+    return [p for _, p in scored]
+
+
+def fine_tuned(cand, obj, iterations, n):
+    """As `physnn quantize --fine-tune N`: fine-tune the n best
+    bias-corrected candidates (copies), keep the lowest loss."""
+    best, bl = None, float("inf")
+    t0 = time.time()
+    for p in cand[:n]:
+        q = p.copy()
+        ok, l = obj.fine_tune(q, iterations)
+        if l < bl:
+            best, bl = q, l
+    return best, time.time() - t0
+
+
+def deeponet_spearman():
+    """Spearman of each proxy against the measured loss change for the
+    shipped DeepONet (two inputs: branch [1, 16], coords [N, 2]) under the
+    data objective `physnn quantize --data` uses without targets: the mean
+    squared difference from the float model's own outputs, for one held-out
+    initial state (simulator seed 100001, as models/evaluate_models.py) on
+    2048 uniform points. No rows: it is not in the mission's table."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+        __file__)), "..", "models"))
+    import evaluate_models
+    model = Physnn.Model.new_builtin("heat1d_deeponet")
+    sim = evaluate_models.random_heat_state(100001)
+    branch = evaluate_models.deeponet_sensors(sim, 16)[None, :]
+    pts = np.random.default_rng(123).random((2048, 2))
+    ins = [Tf(branch), Tf(pts)]
+    y = model.run(Physnn.Device.new("cpu"), ins)[0]
+    obj = Physnn.QuantObjective.new_regression(model, ins, y)
+    base = Physnn.QuantPlan.new(model)
+    n = base.get_n_layers()
+    s = Physnn.QuantSearch.new(base, obj)
+    s.sensitivity()
+    sens, measured = {}, {}
+    precs = (("fp16", P.FP16), ("int8", P.INT8), ("int4", P.INT4))
+    for k, kn in ((Physnn.Sensitivity.GRADIENT, "gradient"),
+                  (Physnn.Sensitivity.HESSIAN, "hessian"),
+                  (Physnn.Sensitivity.HAWQ, "hawq")):
+        sens[kn] = {pn: s.get_spearman(k, pv) for pn, pv in precs}
+    for pn, pv in precs:
+        measured[pn] = [s.get_sensitivity_raw(Physnn.Sensitivity.MEASURED,
+                                              i, pv) for i in range(n)]
+    return {"kind": "regression (the float model's outputs)",
+            "fp32": {"loss": obj.get_reference_loss(), "accuracy": None},
+            "rows": [], "spearman": sens, "measured_loss_change": measured,
+            "layers": [base.get_layer_name(i) for i in range(n)]}
 
 
 def main():
@@ -67,9 +143,27 @@ def main():
                     help="L-BFGS iterations of bias correction (0: none)")
     ap.add_argument("--models", default=None,
                     help="comma-separated subset, e.g. burgers_pinn")
+    ap.add_argument("--fine-tune", type=int, default=100,
+                    help="L-BFGS iterations per layer of quantization-aware "
+                    "fine-tuning (0: none)")
+    ap.add_argument("--fine-tune-points", type=int, default=8192,
+                    help="PINNs: collocation points fine-tuning fits (uniform, "
+                    "seed 7; neither the search's nor the reported ones)")
+    ap.add_argument("--fine-tune-candidates", type=int, default=4,
+                    help="searched rows: how many of the best bias-corrected "
+                    "plans are fine-tuned (as physnn quantize --fine-tune)")
+    ap.add_argument("--only", default="base,ft,5x,deeponet",
+                    help="row groups: base (uniform, NSGA-II, greedy, bias "
+                    "correction), ft (fine-tuned uniform and mixed <= 6.5), "
+                    "5x (at most fp32 bytes / 5 and <= 6.5 bits), deeponet "
+                    "(Spearman of the shipped DeepONet, no rows)")
+    ap.add_argument("--merge", default=None,
+                    help="a previous quant-results.json: its rows are kept "
+                    "unless this run has a row of the same model and config")
     ap.add_argument("--bench", default=None,
                     help="quant-bench binary (default: beside this build)")
     a = ap.parse_args()
+    groups = set(a.only.split(","))
     os.makedirs(a.out, exist_ok=True)
     d = quant_digits.make(a.out, epochs=40, reuse=True)
     builtins = [b.strip().replace("builtin:", "").replace("-", "_")
@@ -99,6 +193,14 @@ def main():
             pts = np.stack([rng.uniform(lo, hi, 4096) for lo, hi in lo_hi], 1)
             obj_e = Physnn.QuantObjective.new_physics(model, None, None,
                                                       Tf(pts))
+            # fine-tuning fits many more parameters than bias correction:
+            # on the search's 2048 points it overfits (held-out residual
+            # rises with iterations), so it gets its own, larger set
+            rng_t = np.random.default_rng(7)
+            tpts = np.stack([rng_t.uniform(lo, hi, a.fine_tune_points)
+                             for lo, hi in lo_hi], 1)
+            obj_t = Physnn.QuantObjective.new_physics(model, None, None,
+                                                      Tf(tpts))
             rows = a.rows_pinn
         else:
             img = kind == "cnn"
@@ -110,6 +212,7 @@ def main():
                 model, [Tf(xs)], Tf(d["y_train"][:600]))
             obj_e = Physnn.QuantObjective.new_classification(
                 model, [Tf(xe)], Tf(d["y_test"]))
+            obj_t = obj_s       # the 600 training images
             rows = a.rows_digits
         ref_loss = obj_e.get_reference_loss()
         ref_acc = obj_e.get_reference_accuracy()
@@ -143,37 +246,75 @@ def main():
         for label, prec in (("uniform-int8", P.INT8), ("uniform-int4", P.INT4)):
             p = Physnn.QuantPlan.new(model)
             p.set_all(prec)
-            record(label, p)
-            if a.correct:
+            if "base" in groups:
+                record(label, p)
+            if a.fine_tune and "ft" in groups:
+                q = p.copy()
+                t0 = time.time()
+                obj_t.fine_tune(q, a.fine_tune)
+                record(label + "+ft", q, {"fine_tune_s": time.time() - t0})
+            if a.correct and "base" in groups:
                 obj_s.correct_biases(p, a.correct)
                 record(label + "+bias", p)
         sens = {}
-        for target in (6.5, 4.5):
-            s, secs = search(model, obj_s, target)
-            s.save(os.path.join(a.out, f"{name}-front-{target}.json"),
-                   os.path.join(a.out, f"{name}-front-{target}.png"))
-            record(f"nsga2-{target}", s.get_best(),
-                   {"search_s": secs, "evaluations": s.get_n_evaluations()})
-            record(f"greedy-{target}", s.get_greedy_best())
-            if a.correct:
+        for target in ((6.5, 4.5) if "base" in groups else
+                       (6.5,) if "ft" in groups else ()):
+            base_rows = "base" in groups
+            s, secs = search(model, obj_s, target, greedy=base_rows)
+            if base_rows:
+                s.save(os.path.join(a.out, f"{name}-front-{target}.json"),
+                       os.path.join(a.out, f"{name}-front-{target}.png"))
+                record(f"nsga2-{target}", s.get_best(),
+                       {"search_s": secs,
+                        "evaluations": s.get_n_evaluations()})
+                record(f"greedy-{target}", s.get_greedy_best())
+            if a.correct or (a.fine_tune and "ft" in groups):
                 # as `physnn quantize --correct-biases`: refit the feasible
                 # plans with the most bits and the front, keep the best
-                cand = list(s.get_feasible_plans(12))
-                cand += [s.get_front_plan(i) for i in
-                         range(s.get_front_size())]
-                best, bl = None, float("inf")
-                for p in cand:
-                    ok, l = obj_s.correct_biases(p, a.correct)
-                    if l < bl:
-                        best, bl = p, l
-                record(f"nsga2-{target}+bias", best)
-            if not sens:
+                cand = corrected_candidates(s, obj_s, a.correct or 50)
+                if base_rows and a.correct:
+                    record(f"nsga2-{target}+bias", cand[0])
+                if a.fine_tune and "ft" in groups and target == 6.5:
+                    best, ft_s = fine_tuned(cand, obj_t, a.fine_tune,
+                                            a.fine_tune_candidates)
+                    record(f"nsga2-{target}+ft", best, {"fine_tune_s": ft_s})
+            if not sens and base_rows:
                 for k, kn in ((Physnn.Sensitivity.GRADIENT, "gradient"),
                               (Physnn.Sensitivity.HESSIAN, "hessian"),
                               (Physnn.Sensitivity.HAWQ, "hawq")):
                     sens[kn] = {pn: s.get_spearman(k, pv) for pn, pv in
                                 (("fp16", P.FP16), ("int8", P.INT8),
                                  ("int4", P.INT4))}
+        if "5x" in groups:
+            # compression >= 5x at <= 6.5 bits: at most fp32 bytes / 5.
+            # Per-channel scales (float32 each) may not fit that budget for
+            # a small PINN; then per-tensor scales are searched instead.
+            ok, f, b, ratio, _ = Physnn.QuantPlan.new(model) \
+                .estimate_compression()
+            cap = f // 5
+            entry["max_bytes_5x"] = cap
+            for per_channel in (True, False):
+                tag = "5x" if per_channel else "5x-per-tensor"
+                try:
+                    s, secs = search(model, obj_s, 6.5, max_bytes=cap,
+                                     per_channel=per_channel, greedy=False)
+                except GLib.Error as e:
+                    print(f"{name} {tag}: infeasible: {e.message}",
+                          flush=True)
+                    entry.setdefault("infeasible", {})[tag] = e.message
+                    continue
+                if s.get_front_size() == 0:
+                    entry.setdefault("infeasible", {})[tag] = "empty front"
+                    continue
+                record(f"nsga2-6.5-{tag}", s.get_best(),
+                       {"search_s": secs, "max_bytes": cap})
+                cand = corrected_candidates(s, obj_s, a.correct or 50)
+                record(f"nsga2-6.5-{tag}+bias", cand[0], {"max_bytes": cap})
+                if a.fine_tune:
+                    best, ft_s = fine_tuned(cand, obj_t, a.fine_tune,
+                                            a.fine_tune_candidates)
+                    record(f"nsga2-6.5-{tag}+ft", best,
+                           {"fine_tune_s": ft_s, "max_bytes": cap})
         entry["spearman"] = sens
         bench = a.bench or os.path.join(os.environ.get(
             "MESON_BUILD_ROOT", "build-quant"), "bench", "quant-bench")
@@ -195,6 +336,25 @@ def main():
         except (OSError, subprocess.CalledProcessError) as e:
             print(f"!! speed not measured: {e}", flush=True)
         results["models"][name] = entry
+
+    if "deeponet" in groups and (not a.models or
+                                 "heat1d_deeponet" in a.models.split(",")):
+        results["models"]["heat1d_deeponet"] = deeponet_spearman()
+
+    if a.merge:
+        with open(a.merge) as f:
+            old = json.load(f)
+        for name, e in old["models"].items():
+            new = results["models"].get(name)
+            if new is None:
+                results["models"][name] = e
+                continue
+            have = {r["config"] for r in new["rows"]}
+            new["rows"] = ([r for r in e["rows"] if r["config"] not in have]
+                           + new["rows"])
+            for k, v in e.items():
+                if k != "rows" and (k not in new or not new[k]):
+                    new[k] = v
 
     with open(os.path.join(a.out, "quant-results.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)
