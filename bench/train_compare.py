@@ -113,14 +113,28 @@ def burgers_budget(args, a):
     return out
 
 
-def patch_budget(path, a):
+def with_seed(args, seed):
+    """physnn's arguments with --seed replaced (None: unchanged)."""
+    if seed is None:
+        return args
+    i = args.index("--seed")
+    return args[:i + 1] + [str(seed)] + args[i + 2:]
+
+
+def patch_consts(path, consts):
+    """Sets `NAME = N` constants of the copied training script."""
     src = open(path).read()
-    for name, v in (("ADAM_ITERS", a.adam), ("ROUNDS", a.rounds),
-                    ("LBFGS_ITERS", a.lbfgs)):
+    for name, v in consts:
         src, n = re.subn(rf"^{name} = \d+$", f"{name} = {v}", src, flags=re.M)
         if n != 1:
-            sys.exit(f"{path}: no single '{name} = N' line to set the budget")
+            sys.exit(f"{path}: no single '{name} = N' line to set")
     open(path, "w").write(src)
+
+
+def tag(a):
+    """File-name suffix of a run with a seed other than the script's."""
+    t = "" if a.seed is None else f"-seed{a.seed}"
+    return t + (f"-{a.refine}" if getattr(a, "refine", None) else "")
 
 
 def run_torch(problem, out, a):
@@ -129,9 +143,13 @@ def run_torch(problem, out, a):
         for f in os.listdir(MODELS):
             if f.endswith(".py"):
                 shutil.copy(os.path.join(MODELS, f), tmp)
+        script = os.path.join(tmp, SCRIPTS[problem])
         if problem == "burgers":
-            patch_budget(os.path.join(tmp, SCRIPTS[problem]), a)
-        log = os.path.join(out, f"{problem}-torch.log")
+            patch_consts(script, [("ADAM_ITERS", a.adam), ("ROUNDS", a.rounds),
+                                  ("LBFGS_ITERS", a.lbfgs)])
+        if a.seed is not None:
+            patch_consts(script, [("SEED", a.seed)])
+        log = os.path.join(out, f"{problem}-torch{tag(a)}.log")
         rc, wall, cpu = timed_run(
             ["/usr/bin/python3", "-u", os.path.join(tmp, SCRIPTS[problem])],
             log, cwd=tmp)
@@ -143,7 +161,7 @@ def run_torch(problem, out, a):
                "train_cpu_s": float(m.group(2)) if m else None}
         onnx = os.path.join(tmp, ONNX_OF[problem])
         if os.path.exists(onnx):
-            dst = os.path.join(out, f"{problem}-torch.onnx")
+            dst = os.path.join(out, f"{problem}-torch{tag(a)}.onnx")
             shutil.copy(onnx, dst)
             res.update(evaluate(problem, dst))
         return res
@@ -152,13 +170,15 @@ def run_torch(problem, out, a):
 
 
 def run_physnn(problem, out, physnn, a):
-    onnx = os.path.join(out, f"{problem}-physnn.onnx")
-    log = os.path.join(out, f"{problem}-physnn.log")
-    args = PHYSNN_ARGS[problem]
+    onnx = os.path.join(out, f"{problem}-physnn{tag(a)}.onnx")
+    log = os.path.join(out, f"{problem}-physnn{tag(a)}.log")
+    args = with_seed(PHYSNN_ARGS[problem], a.seed)
     if problem == "burgers":
         args = burgers_budget(args, a)
+    if a.refine:
+        args = args + ["--refine", a.refine]
     cmd = [physnn, "train", *args, "-o", onnx, "--plot",
-           os.path.join(out, f"{problem}-physnn-loss.png")]
+           os.path.join(out, f"{problem}-physnn{tag(a)}-loss.png")]
     rc, wall, cpu = timed_run(cmd, log)
     text = open(log).read()
     m = re.search(r"time: ([\d.]+) s wall, ([\d.]+) s CPU", text)
@@ -201,6 +221,13 @@ def main():
                    help="Burgers: L-BFGS rounds")
     r.add_argument("--lbfgs", type=int, default=800,
                    help="Burgers: L-BFGS iterations per round at most")
+    r.add_argument("--seed", type=int, default=None,
+                   help="seed for both tools instead of the script's "
+                        "(Burgers 2, heat 1): a second draw of the same "
+                        "budget")
+    r.add_argument("--refine", choices=["largest", "draw"],
+                   help="physnn: how refinement picks points (physnn "
+                        "train --refine)")
     t = sub.add_parser("table")
     t.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -212,6 +239,14 @@ def main():
     if a.problem == "burgers":
         res["budget"] = {"adam_steps": a.adam + 1, "lbfgs_rounds": a.rounds,
                          "lbfgs_iterations": a.lbfgs}
+    res["seed"] = a.seed if a.seed is not None else \
+        int(with_seed(PHYSNN_ARGS[a.problem], None)[
+            PHYSNN_ARGS[a.problem].index("--seed") + 1])
+    if a.tool == "physnn" and a.refine:
+        res["refine"] = a.refine
+    res["threads"] = {"PHYSNN_THREADS": os.environ.get("PHYSNN_THREADS"),
+                      "PHYSNN_TORCH_THREADS":
+                          os.environ.get("PHYSNN_TORCH_THREADS")}
     res["load_average_1min_at_end"] = os.getloadavg()[0]
     res["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with open(os.path.join(a.out, "results.jsonl"), "a") as f:

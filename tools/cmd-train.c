@@ -56,8 +56,8 @@ physnn_cmd_train (int argc, char **argv)
 {
   gchar *pde = NULL, *domain = NULL, *coords = NULL, *outputs = NULL,
         *layers = NULL, *activation = NULL, *ansatz = NULL, *output = NULL,
-        *plot = NULL, *sampling = NULL, *targets = NULL, *loss_kind = NULL,
-        *weights = NULL, *device = NULL;
+        *plot = NULL, *sampling = NULL, *refinement = NULL, *targets = NULL,
+        *loss_kind = NULL, *weights = NULL, *device = NULL;
   gchar **conditions = NULL, **defines = NULL, **data = NULL;
   gint points = 2048, cpoints = 256, adam = 1000, lbfgs = 0, rounds = 1,
        resample = 1, threads = 0, batch = 0, history = 50, added = 0, pool = 0;
@@ -146,6 +146,10 @@ physnn_cmd_train (int argc, char **argv)
         "Adaptive sampling: candidates they are picked from by residual "
         "(default 0: 5 times the set)",
         "N" },
+    { "refine", 0, 0, G_OPTION_ARG_STRING, &refinement,
+        "Adaptive sampling: how the added points are picked: largest "
+        "(residuals, default) or draw (weighted by residual squared)",
+        "HOW" },
     { "lbfgs-history", 0, 0, G_OPTION_ARG_INT, &history,
         "L-BFGS history size (default 50)", "N" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed,
@@ -210,6 +214,13 @@ physnn_cmd_train (int argc, char **argv)
         "physnn train: --sampling %s: uniform, lhs or adaptive\n", sampling);
     return 2;
   }
+  PhysnnRefinement pick = PHYSNN_REFINEMENT_LARGEST;
+  if (refinement && strcmp (refinement, "draw") == 0)
+    pick = PHYSNN_REFINEMENT_DRAW;
+  else if (refinement && strcmp (refinement, "largest") != 0) {
+    g_printerr ("physnn train: --refine %s: largest or draw\n", refinement);
+    return 2;
+  }
   /* The tapes allocate and free large buffers every step: keep them in the
    * heap instead of mapping fresh zeroed pages each time. */
   mallopt (M_MMAP_THRESHOLD, 256 << 20);
@@ -261,7 +272,7 @@ physnn_cmd_train (int argc, char **argv)
       "lbfgs-iterations", (guint)lbfgs, "lbfgs-rounds", (guint)rounds,
       "lbfgs-points-scale", lscale, "lbfgs-history", (guint)history,
       "progress-interval", 1u, "learning-rate-final", lr_final, "refine-points",
-      (guint)added, "refine-pool", (guint)pool, NULL);
+      (guint)added, "refine-pool", (guint)pool, "refinement", pick, NULL);
   if (threads > 0)
     physnn_loss_set_threads (physnn_trainer_get_loss (tr), (guint)threads);
   g_autoptr (PhysnnDevice) dev = NULL;

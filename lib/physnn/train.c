@@ -78,6 +78,7 @@ struct _PhysnnTrainer {
   guint progress_interval;
   gdouble learning_rate_final;
   guint refine_points, refine_pool;
+  PhysnnRefinement refinement;
 
   GRand *rand;
 
@@ -107,7 +108,8 @@ enum {
   PROP_PROGRESS,
   PROP_LR_FINAL,
   PROP_REFINE_POINTS,
-  PROP_REFINE_POOL
+  PROP_REFINE_POOL,
+  PROP_REFINEMENT
 };
 
 enum { SIGNAL_PROGRESS, N_SIGNALS };
@@ -172,6 +174,9 @@ physnn_trainer_set_property (
     case PROP_REFINE_POOL:
       self->refine_pool = g_value_get_uint (value);
       break;
+    case PROP_REFINEMENT:
+      self->refinement = g_value_get_enum (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -221,6 +226,9 @@ physnn_trainer_get_property (
       break;
     case PROP_REFINE_POOL:
       g_value_set_uint (value, self->refine_pool);
+      break;
+    case PROP_REFINEMENT:
+      g_value_set_enum (value, self->refinement);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -314,6 +322,12 @@ physnn_trainer_class_init (PhysnnTrainerClass *klass)
           "Adaptive sampling: uniform candidates the added points are "
           "picked from, by residual; 0 means 5 times the set; default 0",
           0, G_MAXUINT, 0, f));
+  g_object_class_install_property (oc, PROP_REFINEMENT,
+      g_param_spec_enum ("refinement", "Refinement",
+          "Adaptive sampling: how the added points are picked from the pool: "
+          "the largest residuals, or a draw weighted by residual²; default "
+          "largest",
+          PHYSNN_TYPE_REFINEMENT, PHYSNN_REFINEMENT_LARGEST, f));
 
   /**
    * PhysnnTrainer::progress:
@@ -1504,9 +1518,10 @@ run_adam (PhysnnTrainer *self, GCancellable *cancellable, guint planned,
   return TRUE;
 }
 
-/* Residual-based refinement before an L-BFGS round: the worst points of a
- * uniform pool join the PDE terms' fixed sets (the largest residuals, not a
- * draw weighted by them: the set grows where the PDE is worst satisfied). */
+/* Residual-based refinement before an L-BFGS round: points of a uniform
+ * pool join the PDE terms' fixed sets — by default the largest residuals
+ * (the set grows where the PDE is worst satisfied), or a draw weighted by
+ * the squared residual, which also keeps some points elsewhere. */
 static gboolean
 refine (PhysnnTrainer *self, gdouble scale, GError **error)
 {
@@ -1530,7 +1545,22 @@ refine (PhysnnTrainer *self, gdouble scale, GError **error)
     free_inputs (in, ni);
     if (!ok)
       return FALSE;
-    /* indices of the `add` largest residuals */
+    /* the `add` largest residuals, or a weighted draw without replacement
+     * (Efraimidis–Spirakis: the `add` largest keys log(u) / w with u
+     * uniform in (0, 1] are such a draw, w = r² / mean r² + 1) */
+    if (self->refinement == PHYSNN_REFINEMENT_DRAW) {
+      gdouble mean = 0;
+      for (gsize k = 0; k < pool; k++) {
+        if (!isfinite (r2[k]))
+          r2[k] = 0;
+        mean += r2[k] / pool;
+      }
+      for (gsize k = 0; k < pool; k++) {
+        gdouble w = (mean > 0 ? r2[k] / mean : 0) + 1;
+        gdouble u = 1.0 - g_rand_double (self->rand);   /* (0, 1] */
+        r2[k] = log (u) / w;
+      }
+    }
     g_autofree gsize *idx = g_new (gsize, pool);
     for (gsize k = 0; k < pool; k++)
       idx[k] = k;

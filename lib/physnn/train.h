@@ -21,8 +21,9 @@ G_BEGIN_DECLS
  * @PHYSNN_SAMPLING_ADAPTIVE: residual-adaptive: collocation points drawn
  *   from a uniform pool with probability ∝ |residual| / mean |residual| + 1
  *   (Wu et al. 2023, RAD); before each L-BFGS round, the worst points of
- *   a uniform pool are added to the fixed set (RAR; sizes from
- *   #PhysnnTrainer:refine-points and #PhysnnTrainer:refine-pool)
+ *   a uniform pool are added to the fixed set (sizes from
+ *   #PhysnnTrainer:refine-points and #PhysnnTrainer:refine-pool, the pick
+ *   from #PhysnnTrainer:refinement)
  *
  * How collocation and condition points are drawn.
  */
@@ -31,6 +32,22 @@ typedef enum {
   PHYSNN_SAMPLING_LATIN_HYPERCUBE,
   PHYSNN_SAMPLING_ADAPTIVE,
 } PhysnnSampling;
+
+/**
+ * PhysnnRefinement:
+ * @PHYSNN_REFINEMENT_LARGEST: the points of the pool with the largest
+ *   residuals (residual-based adaptive refinement, RAR)
+ * @PHYSNN_REFINEMENT_DRAW: a draw from the pool without replacement, with
+ *   probability ∝ residual² / mean residual² + 1 (RAD-style, as the
+ *   Burgers training script in models/ does)
+ *
+ * How adaptive sampling picks the points it adds to the L-BFGS set before
+ * each round.
+ */
+typedef enum {
+  PHYSNN_REFINEMENT_LARGEST,
+  PHYSNN_REFINEMENT_DRAW,
+} PhysnnRefinement;
 
 /**
  * PhysnnDataLoss:

@@ -735,6 +735,41 @@ test_sampling (void)
     /* the standard error of the mean is about 0.0045 */
     g_assert_cmpfloat (fabs (mean - 7.0 / 12), <, 0.02);
   }
+  /* refinement before an L-BFGS round, residual x on [0, 1] (the loss
+   * does not depend on the weights, so L-BFGS stops at once): "largest"
+   * adds the top 5 % of the pool (x above about 0.95); "draw" weights
+   * points by r² / mean r² + 1 = 3x² + 1, density (3x² + 1) / 2, mean 5/8
+   * (2000 of 40000 without replacement is close to a draw with it) */
+  for (guint how = 0; how < 2; how++) {
+    g_autoptr (PhysnnTrainer) tr = physnn_trainer_new (m, &error);
+    g_object_set (tr, "sampling", PHYSNN_SAMPLING_ADAPTIVE, "adam-iterations",
+        0u, "lbfgs-iterations", 1u, "lbfgs-rounds", 1u, "lbfgs-points-scale",
+        1.0, "refine-points", 2000u, "refine-pool", 40000u, "refinement",
+        how ? PHYSNN_REFINEMENT_DRAW : PHYSNN_REFINEMENT_LARGEST, "seed",
+        (guint64) 5, NULL);
+    g_assert_true (physnn_trainer_set_domain (tr, "x=0:1,t=0:1", &error));
+    gint term = physnn_trainer_add_pde (tr, "x + 0*u", 1000, 1.0, &error);
+    g_assert_cmpint (term, >=, 0);
+    g_assert_true (physnn_trainer_train (tr, NULL, &error));
+    g_assert_no_error (error);
+    guint ni;
+    PhysnnTensor **in = _physnn_loss_get_term_inputs (
+        physnn_trainer_get_loss (tr), (guint)term, &ni);
+    g_assert_cmpuint (physnn_tensor_get_dim (in[0], 0), ==, 3000);
+    gdouble mean = 0, lo = 1;
+    for (guint p = 1000; p < 3000; p++) {
+      gdouble x = physnn_tensor_get_value (in[0], 2 * p);
+      mean += x / 2000;
+      lo = MIN (lo, x);
+    }
+    if (how == 0)
+      g_assert_cmpfloat (lo, >, 0.93);
+    else {
+      /* standard error of the mean about 0.006 */
+      g_assert_cmpfloat (fabs (mean - 5.0 / 8), <, 0.03);
+      g_assert_cmpfloat (lo, <, 0.1);
+    }
+  }
   /* conditions lie on their faces, spread over them */
   {
     g_autoptr (PhysnnTrainer) tr = physnn_trainer_new (m, &error);
