@@ -4,6 +4,7 @@
  *       -o plan.json --onnx model-q.onnx --front front.json --plot front.png
  *   physnn quantize builtin:heat1d_pinn --pde model --target-bits 6.5 ...
  *   physnn quantize MODEL --data x.npy --uniform int8 --activations percentile
+ *   physnn quantize builtin:heat1d_pinn --layer-precisions int8,int4,int4,int8
  *
  * The objective: classification (--data and --labels: cross-entropy,
  * accuracy), regression (--data and --targets, or --data alone: the float
@@ -107,7 +108,7 @@ physnn_cmd_quantize (int argc, char **argv)
                    *wcal = NULL, *acal = NULL, *uniform = NULL,
                    *hardware = NULL, *cost = NULL, *out = NULL, *onnx = NULL,
                    *front = NULL, *plot = NULL, *points_file = NULL,
-                   *method = NULL;
+                   *method = NULL, *layer_precisions = NULL;
   gdouble target_bits = 0, max_increase = -1, percentile = 99.99,
           act_percentile = 99.99, validate = -1;
   gint64 max_bytes = 0, seed = 1;
@@ -162,6 +163,10 @@ physnn_cmd_quantize (int argc, char **argv)
         "Percentile for --activations percentile (default 99.99)", "P" },
     { "uniform", 'u', 0, G_OPTION_ARG_STRING, &uniform,
         "No search: every layer at this precision", "PRECISION" },
+    { "layer-precisions", 0, 0, G_OPTION_ARG_STRING, &layer_precisions,
+        "No search: one precision per layer, in the model's layer order, "
+        "e.g. int8,int4,int4,int8",
+        "LIST" },
     { "method", 'm', 0, G_OPTION_ARG_STRING, &method,
         "Search: nsga2 (default) or greedy (the sensitivity-greedy "
         "baseline)",
@@ -322,7 +327,55 @@ physnn_cmd_quantize (int argc, char **argv)
 
   g_autoptr (PhysnnQuantPlan) chosen = NULL;
   g_autoptr (PhysnnQuantSearch) search = NULL;
-  if (uniform) {
+  if (uniform && layer_precisions) {
+    g_printerr ("physnn quantize: give --uniform or --layer-precisions, "
+                "not both\n");
+    return 2;
+  }
+  if (layer_precisions) {
+    /* a plan fixed by hand (e.g. to fill a byte budget the search's
+     * pre-fine-tuning ranking does not favour); same path as --uniform */
+    g_auto (GStrv) names = g_strsplit (layer_precisions, ",", -1);
+    guint n = physnn_quant_plan_get_n_layers (base);
+    if (g_strv_length (names) != n) {
+      g_autoptr (GString) layers = g_string_new (NULL);
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (layers, "%s%s", i ? ", " : "",
+            physnn_quant_plan_get_layer_name (base, i));
+      g_printerr ("physnn quantize: --layer-precisions gives %u "
+                  "precisions; the model has %u layers (%s)\n",
+          g_strv_length (names), n, layers->str);
+      return 2;
+    }
+    chosen = physnn_quant_plan_copy (base);
+    for (guint i = 0; i < n; i++) {
+      PhysnnPrecision p;
+      g_strstrip (names[i]);
+      if (!physnn_precision_from_string (names[i], &p)) {
+        g_printerr ("physnn quantize: --layer-precisions: \"%s\" (layer "
+                    "%u) is not one of fp32, fp16, int8, int4\n",
+            names[i], i + 1);
+        return 2;
+      }
+      if (!physnn_quant_plan_set_precision (chosen, i, p, &error))
+        return fail ("--layer-precisions", error);
+    }
+    if (target_bits > 0 &&
+        physnn_quant_plan_get_average_bits (chosen) > target_bits + 1e-9) {
+      g_printerr ("physnn quantize: --layer-precisions gives %.3f average "
+                  "bits, above --target-bits %g\n",
+          physnn_quant_plan_get_average_bits (chosen), target_bits);
+      return 1;
+    }
+    guint64 f, b;
+    physnn_quant_plan_estimate_compression (chosen, &f, &b, NULL, NULL);
+    if (max_bytes > 0 && b > (guint64)max_bytes) {
+      g_printerr ("physnn quantize: --layer-precisions gives %" G_GUINT64_FORMAT
+                  " bytes, above --max-bytes %" G_GINT64_FORMAT "\n",
+          b, max_bytes);
+      return 1;
+    }
+  } else if (uniform) {
     PhysnnPrecision p;
     if (!physnn_precision_from_string (uniform, &p)) {
       g_printerr ("physnn quantize: --uniform \"%s\" is not one of fp32, "
@@ -469,11 +522,11 @@ physnn_cmd_quantize (int argc, char **argv)
         physnn_quant_search_get_front_size (search));
   }
 
-  if (uniform && correct > 0 &&
+  if ((uniform || layer_precisions) && correct > 0 &&
       !physnn_quant_objective_correct_biases (
           obj, chosen, correct, NULL, &error))
     return fail ("bias correction", error);
-  if (uniform && fine_tune > 0) {
+  if ((uniform || layer_precisions) && fine_tune > 0) {
     /* kept only if it beats the plan as it stands (bias-corrected or not) */
     CliProgress bar;
     cli_progress_init (&bar, quiet);

@@ -28,8 +28,8 @@ For each plan physnn writes the QDQ ONNX model, and
     semantics on this CPU; the size of that departure is printed).
 Also: qinfer mode=calibrate writes a plan with progress messages on the
 bus; pinninfer runs a plan and its derivatives give the physics loss the
-objective measured; `physnn quantize` end to end (also --fine-tune, its
-QDQ file in ONNX Runtime) and its errors.
+objective measured; `physnn quantize` end to end (also --fine-tune and
+--layer-precisions, its QDQ file in ONNX Runtime) and its errors.
 """
 import math
 import os
@@ -549,8 +549,40 @@ def cli(tmp, d):
         if HAVE_ORT and ORT_INT4:
             check("CLI --fine-tune QDQ file in ONNX Runtime vs the plan's "
                   "model", rel(y, ort_run(qonnx, x)), 1e-5)
+    # a plan fixed by hand, layer by layer: int8 ends, int4 hidden, per
+    # tensor, asymmetric -- within fp32 bytes / 5 (1792 of 8964): 64 + 32
+    # int8 and 2 x 512 int4 bytes, 4 scales and zero points, 97 float
+    # biases: 96 + 1024 + 4 x 5 + 388 = 1528
+    plan, qonnx = os.path.join(tmp, "lp.json"), os.path.join(tmp, "lp.onnx")
+    r = subprocess.run([exe, "quantize", "builtin:heat1d-pinn",
+                        "--layer-precisions", "int8,int4,int4,int8",
+                        "--per-tensor", "--asymmetric", "--max-bytes", "1792",
+                        "--fine-tune", "5", "-q", "-o", plan, "--onnx",
+                        qonnx], capture_output=True, text=True)
+    print(r.stdout + r.stderr, flush=True)
+    check("physnn quantize --layer-precisions exits 0", r.returncode, 0)
+    if r.returncode == 0:
+        m = Physnn.Model.new_builtin("heat1d_pinn")
+        p = Physnn.QuantPlan.new_from_file(m, plan)
+        check("CLI --layer-precisions plan has the given precisions",
+              0 if [p.get_precision(i).value_nick for i in range(4)] ==
+              ["int8", "int4", "int4", "int8"] and not p.get_per_channel()
+              and not p.get_symmetric() else 1, 0)
+        ok, f, b, ratio, _ = p.estimate_compression()
+        check("CLI --layer-precisions plan bytes (1528 expected)",
+              abs(b - 1528), 0)
+        x = np.random.default_rng(6).random((256, 2)).astype(np.float32)
+        y = arr(p.apply().run(Physnn.Device.new("cpu"), [Tf(x)])[0])
+        if HAVE_ORT and ORT_INT4:
+            check("CLI --layer-precisions QDQ file in ONNX Runtime vs the "
+                  "plan's model", rel(y, ort_run(qonnx, x)), 1e-5)
     bad = [([exe, "quantize", "builtin:heat1d-pinn", "--target-bits", "6.5",
              "--pin", "*net.2*,*net.4*", "-q"], "impossible"),
+           ([exe, "quantize", "builtin:heat1d-pinn", "--layer-precisions",
+             "int8,int4,int4", "-q"], "the model has 4 layers"),
+           ([exe, "quantize", "builtin:heat1d-pinn", "--layer-precisions",
+             "int8,int4,int4,int8", "--max-bytes", "1792", "-q"],
+            "above --max-bytes 1792"),
            ([exe, "quantize", d["mlp"], "--data", os.path.join(tmp, "y.npy"),
              "--uniform", "int8", "--activations", "minmax"], "expects"),
            ([exe, "quantize", "builtin:heat1d-pinn", "--target-bits", "6.5",
