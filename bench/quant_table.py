@@ -15,9 +15,13 @@ Row groups (--only): base (the above, with bias correction), ft
 (quantization-aware fine-tuning of the uniform plans and of the best
 bias-corrected <= 6.5-bit candidates; PINNs fitted on their own 8192
 points), 5x (<= 6.5 bits and at most fp32 bytes / 5, per channel and per
-tensor, plain, bias-corrected, fine-tuned), deeponet (Spearman of the
-shipped DeepONet's proxies). --merge keeps an earlier file's rows that this
-run does not redo.
+tensor, plain, bias-corrected, fine-tuned), 5x-hand (PINNs: one plan
+fixed by hand within fp32 bytes / 5 -- per-tensor scales, int8 on the
+small first and last layers, int4 on the hidden ones -- fine-tuned as
+--hand-fine-tune lists; digits: every int8/int4 plan within <= 6.5 bits and
+fp32 bytes / 5 under each weight setting, judged on the test images),
+deeponet (Spearman of the shipped DeepONet's proxies). --merge keeps an
+earlier file's rows that this run does not redo.
 
     meson devenv -C build-quant /usr/bin/python3 ../bench/quant_table.py \\
         OUTDIR [--device opencl] [--rows-pinn 65536] [--rows-digits 4096]
@@ -96,6 +100,47 @@ def fine_tuned(cand, obj, iterations, n):
     return best, time.time() - t0
 
 
+# 5x-hand: hidden layers held at int8 besides the first and last (indices)
+HAND_INT8 = {"burgers_pinn": (4,)}
+
+
+def digits_grid(model, obj_s, obj_e, ref_acc):
+    """Every int8/int4 plan within <= 6.5 average bits and fp32 bytes / 5,
+    per channel and per tensor, symmetric and asymmetric, weights
+    calibrated by MSE and min-max (percentile 99.99 gives min-max's ranges
+    on tensors this small, KL the MSE ones): bytes, the search objective
+    (cross-entropy on the 600 search images) and the test accuracy drop."""
+    import itertools
+    ok, f, _, _, _ = Physnn.QuantPlan.new(model).estimate_compression()
+    n = Physnn.QuantPlan.new(model).get_n_layers()
+    out = []
+    for precs in itertools.product(("int4", "int8"), repeat=n):
+        for pc in (True, False):
+            for sym in (True, False):
+                for cal in ("mse", "minmax"):
+                    p = Physnn.QuantPlan.new(model)
+                    p.set_per_channel(pc)
+                    p.set_symmetric(sym)
+                    p.set_weight_calibration(
+                        getattr(Physnn.Calibration, cal.upper()), 99.99)
+                    for i, s_ in enumerate(precs):
+                        p.set_precision(i, getattr(P, s_.upper()))
+                    ok, _, b, r, _ = p.estimate_compression()
+                    if b > f // 5 or p.get_average_bits() > 6.5:
+                        continue
+                    ok, ls, _ = obj_s.evaluate(p)
+                    ok, le, acc = obj_e.evaluate(p)
+                    out.append({"precisions": list(precs),
+                                "per_channel": pc, "symmetric": sym,
+                                "calibration": cal,
+                                "average_bits": p.get_average_bits(),
+                                "bytes": b, "compression": r,
+                                "search_loss": ls,
+                                "accuracy_drop_points":
+                                100 * (ref_acc - acc)})
+    return out
+
+
 def deeponet_spearman():
     """Spearman of each proxy against the measured loss change for the
     shipped DeepONet (two inputs: branch [1, 16], coords [N, 2]) under the
@@ -152,11 +197,18 @@ def main():
     ap.add_argument("--fine-tune-candidates", type=int, default=4,
                     help="searched rows: how many of the best bias-corrected "
                     "plans are fine-tuned (as physnn quantize --fine-tune)")
-    ap.add_argument("--only", default="base,ft,5x,deeponet",
+    ap.add_argument("--only", default="base,ft,5x,5x-hand,deeponet",
                     help="row groups: base (uniform, NSGA-II, greedy, bias "
                     "correction), ft (fine-tuned uniform and mixed <= 6.5), "
-                    "5x (at most fp32 bytes / 5 and <= 6.5 bits), deeponet "
+                    "5x (at most fp32 bytes / 5 and <= 6.5 bits), 5x-hand (a "
+                    "fixed per-tensor int8-ends/int4 plan in fp32 bytes / 5, "
+                    "fine-tuned; digits: all such plans), deeponet "
                     "(Spearman of the shipped DeepONet, no rows)")
+    ap.add_argument("--hand-fine-tune", default="asym:100:8192,sym:100:8192,"
+                    "asym:200:16384,sym:200:16384",
+                    help="5x-hand: fine-tuning runs of the hand plan, each "
+                    "SYMMETRY:ITERATIONS:POINTS (sym or asym; iterations per "
+                    "layer; uniform collocation points, seed 7)")
     ap.add_argument("--merge", default=None,
                     help="a previous quant-results.json: its rows are kept "
                     "unless this run has a row of the same model and config")
@@ -315,6 +367,46 @@ def main():
                                             a.fine_tune_candidates)
                     record(f"nsga2-6.5-{tag}+ft", best,
                            {"fine_tune_s": ft_s, "max_bytes": cap})
+        if "5x-hand" in groups and kind == "physics":
+            # The searches above rank plans by their loss before
+            # fine-tuning, where every <= fp32/5 plan is far off; this plan
+            # is fixed instead: per-tensor scales (a float32 scale per
+            # channel does not fit the budget), int4 on the hidden layers
+            # (they hold nearly all weights), int8 on the small first and
+            # last layers, and int8 on as many hidden layers as the budget
+            # leaves room for (HAND_INT8, chosen by hand).
+            ok, f, _, _, _ = Physnn.QuantPlan.new(model) \
+                .estimate_compression()
+            cap = f // 5
+            entry["max_bytes_5x"] = cap
+            for cfg in a.hand_fine_tune.split(","):
+                sym, iters, npts = cfg.split(":")
+                iters, npts = int(iters), int(npts)
+                p = Physnn.QuantPlan.new(model)
+                p.set_per_channel(False)
+                p.set_symmetric(sym == "sym")
+                n = p.get_n_layers()
+                for i in range(n):
+                    p.set_precision(i, P.INT8 if i in (0, n - 1) or
+                                    i in HAND_INT8.get(name, ()) else P.INT4)
+                ok, _, b, _, _ = p.estimate_compression()
+                assert b <= cap, f"{name}: hand plan {b} > {cap} bytes"
+                tag = f"hand-5x-per-tensor-{sym}"
+                if not any(r["config"] == tag for r in entry["rows"]):
+                    record(tag, p, {"max_bytes": cap})
+                rng_h = np.random.default_rng(7)
+                hpts = np.stack([rng_h.uniform(lo, hi, npts)
+                                 for lo, hi in lo_hi], 1)
+                obj_h = Physnn.QuantObjective.new_physics(model, None, None,
+                                                          Tf(hpts))
+                t0 = time.time()
+                obj_h.fine_tune(p, iters)
+                record(f"{tag}+ft{iters}x{npts}", p,
+                       {"fine_tune_s": time.time() - t0, "max_bytes": cap,
+                        "fine_tune_iterations": iters,
+                        "fine_tune_points": npts})
+        if "5x-hand" in groups and kind != "physics":
+            entry["grid_5x"] = digits_grid(model, obj_s, obj_e, ref_acc)
         entry["spearman"] = sens
         bench = a.bench or os.path.join(os.environ.get(
             "MESON_BUILD_ROOT", "build-quant"), "bench", "quant-bench")
@@ -323,6 +415,8 @@ def main():
         for p in plans:
             cmd += ["-p", p]
         try:
+            if not plans:
+                raise OSError("no plans in this run")
             out = subprocess.run(cmd, check=True, capture_output=True,
                                  text=True).stdout
             speed = [json.loads(line) for line in out.splitlines() if line]
