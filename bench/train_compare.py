@@ -57,15 +57,16 @@ PHYSNN_ARGS = {
              "--seed", "1"],
     # train_burgers_pinn.py: 2-20x8-1 tanh on inputs scaled to [-1,1],
     # u = -sin(pi x) + t (1-x^2) N, Adam 5001 steps lr 1e-3 decaying to 1e-4
-    # on 2000 fresh points, then 6 rounds of at most 800 L-BFGS iterations
-    # on 5000 points plus 1000 residual-adaptive points per round from a
-    # pool of 20000.
+    # on 2000 fresh uniform points, then 6 rounds of at most 800 L-BFGS
+    # iterations on 5000 points plus 1000 points per round drawn from a
+    # uniform pool of 20000 with probability ∝ r²/mean r² + 1.
     "burgers": ["--pde", "u_t + u*u_x - 0.0031830988618379*u_xx",
                 "--domain", "x=-1:1,t=0:1", "--scale-inputs",
                 "--ansatz", "-sin(pi*x) + t*(1-x^2)*N",
                 "--layers", "20,20,20,20,20,20,20,20",
                 "--adam", "5001", "--lr", "1e-3", "--lr-final", "1e-4",
-                "--points", "2000", "--sampling", "adaptive",
+                "--points", "2000", "--sampling", "uniform",
+                "--refine", "draw",
                 "--lbfgs", "800", "--lbfgs-rounds", "6",
                 "--lbfgs-points-scale", "2.5", "--lbfgs-added", "1000",
                 "--lbfgs-pool", "20000", "--lbfgs-history", "50",

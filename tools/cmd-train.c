@@ -139,8 +139,8 @@ physnn_cmd_train (int argc, char **argv)
     { "lbfgs-points-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lscale,
         "Points of the fixed L-BFGS set relative to Adam's (default 2)", "S" },
     { "lbfgs-added", 0, 0, G_OPTION_ARG_INT, &added,
-        "Adaptive sampling: points added before each L-BFGS round (default "
-        "0: an eighth of the set)",
+        "Points added by residual before each L-BFGS round (default 0: an "
+        "eighth of the set with --sampling adaptive, none otherwise)",
         "N" },
     { "lbfgs-pool", 0, 0, G_OPTION_ARG_INT, &pool,
         "Adaptive sampling: candidates they are picked from by residual "

@@ -314,8 +314,10 @@ physnn_trainer_class_init (PhysnnTrainerClass *klass)
           0, G_MAXDOUBLE, 0, f));
   g_object_class_install_property (oc, PROP_REFINE_POINTS,
       g_param_spec_uint ("refine-points", "Refinement points",
-          "Adaptive sampling: points added to each PDE term's L-BFGS set "
-          "before every round; 0 means an eighth of the set; default 0",
+          "Points added by residual to each PDE term's L-BFGS set before "
+          "every round; with adaptive sampling 0 means an eighth of the set, "
+          "with other sampling a non-zero value turns refinement on alone; "
+          "default 0",
           0, G_MAXUINT, 0, f));
   g_object_class_install_property (oc, PROP_REFINE_POOL,
       g_param_spec_uint ("refine-pool", "Refinement pool",
@@ -1647,7 +1649,10 @@ physnn_trainer_train (
     if (r == 0)
       ok = resample_all (self, self->lbfgs_points_scale, error) &&
            full_data (self, error);
-    if (ok && self->sampling == PHYSNN_SAMPLING_ADAPTIVE)
+    /* refinement comes with adaptive sampling, or alone when asked for
+     * (uniform Adam points, as PyTorch's Burgers script draws them) */
+    if (ok && (self->sampling == PHYSNN_SAMPLING_ADAPTIVE ||
+                  self->refine_points > 0))
       ok = refine (self, self->lbfgs_points_scale, error);
     if (!ok)
       break;

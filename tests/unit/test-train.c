@@ -742,8 +742,9 @@ test_sampling (void)
    * (2000 of 40000 without replacement is close to a draw with it) */
   for (guint how = 0; how < 2; how++) {
     g_autoptr (PhysnnTrainer) tr = physnn_trainer_new (m, &error);
-    g_object_set (tr, "sampling", PHYSNN_SAMPLING_ADAPTIVE, "adam-iterations",
-        0u, "lbfgs-iterations", 1u, "lbfgs-rounds", 1u, "lbfgs-points-scale",
+    /* "largest" with uniform sampling: refinement asked for alone */
+    g_object_set (tr, "sampling", how ? PHYSNN_SAMPLING_ADAPTIVE :
+        PHYSNN_SAMPLING_UNIFORM, "adam-iterations", 0u, "lbfgs-iterations", 1u, "lbfgs-rounds", 1u, "lbfgs-points-scale",
         1.0, "refine-points", 2000u, "refine-pool", 40000u, "refinement",
         how ? PHYSNN_REFINEMENT_DRAW : PHYSNN_REFINEMENT_LARGEST, "seed",
         (guint64) 5, NULL);
