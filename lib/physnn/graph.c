@@ -308,7 +308,10 @@ constant_from_attr (const Ctx *c, GError **error)
     gsize shape[1] = { a->floats->len };
     PhysnnTensor *t = physnn_tensor_new (PHYSNN_DTYPE_FLOAT32, 1, shape);
     gfloat *p = physnn_tensor_map (t, PHYSNN_MAP_WRITE, NULL);
-    memcpy (p, a->floats->data, a->floats->len * sizeof (gfloat));
+    /* an empty list maps to no storage: memcpy from/to NULL is undefined
+     * even for 0 bytes */
+    if (a->floats->len)
+      memcpy (p, a->floats->data, a->floats->len * sizeof (gfloat));
     physnn_tensor_unmap (t);
     return t;
   }
@@ -317,7 +320,8 @@ constant_from_attr (const Ctx *c, GError **error)
     gsize shape[1] = { a->ints->len };
     PhysnnTensor *t = physnn_tensor_new (PHYSNN_DTYPE_INT64, 1, shape);
     gint64 *p = physnn_tensor_map (t, PHYSNN_MAP_WRITE, NULL);
-    memcpy (p, a->ints->data, a->ints->len * sizeof (gint64));
+    if (a->ints->len)
+      memcpy (p, a->ints->data, a->ints->len * sizeof (gint64));
     physnn_tensor_unmap (t);
     return t;
   }
