@@ -132,10 +132,9 @@ time_run (PhysnnModel *model, PhysnnDevice *dev, PhysnnTensor *pts,
 int
 main (int argc, char **argv)
 {
-  gchar *model_path = NULL, *device = NULL;
+  g_autofree gchar *model_path = NULL, *device = NULL, *dump = NULL;
   gint points = 262144, repeat = 5;
   gboolean profile = FALSE;
-  gchar *dump = NULL;
   GOptionEntry entries[] = {
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "ONNX MLP", NULL},
     {"points", 'n', 0, G_OPTION_ARG_INT, &points, "points per run", NULL},
