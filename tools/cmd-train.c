@@ -133,7 +133,7 @@ physnn_cmd_train (int argc, char **argv)
     { "lbfgs", 0, 0, G_OPTION_ARG_INT, &lbfgs,
         "L-BFGS iterations per round after Adam (default 0)", "N" },
     { "lbfgs-rounds", 0, 0, G_OPTION_ARG_INT, &rounds,
-        "L-BFGS rounds (adaptive sampling refines points between them; "
+        "L-BFGS rounds (refinement adds points between them; "
         "default 1)",
         "N" },
     { "lbfgs-points-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lscale,
@@ -143,11 +143,11 @@ physnn_cmd_train (int argc, char **argv)
         "eighth of the set with --sampling adaptive, none otherwise)",
         "N" },
     { "lbfgs-pool", 0, 0, G_OPTION_ARG_INT, &pool,
-        "Adaptive sampling: candidates they are picked from by residual "
+        "Refinement: uniform candidates the added points are picked from "
         "(default 0: 5 times the set)",
         "N" },
     { "refine", 0, 0, G_OPTION_ARG_STRING, &refinement,
-        "Adaptive sampling: how the added points are picked: largest "
+        "Refinement: how the added points are picked: largest "
         "(residuals, default) or draw (weighted by residual squared)",
         "HOW" },
     { "lbfgs-history", 0, 0, G_OPTION_ARG_INT, &history,

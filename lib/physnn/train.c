@@ -321,13 +321,13 @@ physnn_trainer_class_init (PhysnnTrainerClass *klass)
           0, G_MAXUINT, 0, f));
   g_object_class_install_property (oc, PROP_REFINE_POOL,
       g_param_spec_uint ("refine-pool", "Refinement pool",
-          "Adaptive sampling: uniform candidates the added points are "
-          "picked from, by residual; 0 means 5 times the set; default 0",
+          "Refinement: uniform candidates the added points are picked "
+          "from, by residual; 0 means 5 times the set; default 0",
           0, G_MAXUINT, 0, f));
   g_object_class_install_property (oc, PROP_REFINEMENT,
       g_param_spec_enum ("refinement", "Refinement",
-          "Adaptive sampling: how the added points are picked from the pool: "
-          "the largest residuals, or a draw weighted by residual²; default "
+          "Refinement: how the added points are picked from the pool: the "
+          "largest residuals, or a draw weighted by residual²; default "
           "largest",
           PHYSNN_TYPE_REFINEMENT, PHYSNN_REFINEMENT_LARGEST, f));
 
