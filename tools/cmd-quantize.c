@@ -226,6 +226,13 @@ physnn_cmd_quantize (int argc, char **argv)
               : "give one model (a file or builtin:NAME); see --help");
     return 2;
   }
+  if (population < 1 || generations < 0 || hutchinson < 0 || correct < 0 ||
+      fine_tune < 0) {
+    g_printerr ("physnn quantize: --population must be positive and "
+                "--generations, --hutchinson, --correct-biases and "
+                "--fine-tune non-negative\n");
+    return 2;
+  }
   g_autoptr (PhysnnModel) model = physnn_cli_load_model (argv[1], &error);
   if (model == NULL)
     return fail (NULL, error);

@@ -586,7 +586,9 @@ def cli(tmp, d):
            ([exe, "quantize", d["mlp"], "--data", os.path.join(tmp, "y.npy"),
              "--uniform", "int8", "--activations", "minmax"], "expects"),
            ([exe, "quantize", "builtin:heat1d-pinn", "--target-bits", "6.5",
-             "--hardware", "rx9000", "-q"], "rx9000")]
+             "--hardware", "rx9000", "-q"], "rx9000"),
+           ([exe, "quantize", "builtin:heat1d-pinn", "--uniform", "int8",
+             "--fine-tune", "-5", "-q"], "non-negative")]
     for cmd, needle in bad:
         r = subprocess.run(cmd, capture_output=True, text=True)
         check(f"physnn quantize error mentions \"{needle}\"",
